@@ -1,0 +1,172 @@
+// Shapes that cross the JS/native boundary. Native code fills plain structs on its
+// worker threads; the addon converts them to these objects on the JS thread.
+
+export type ListenerMode = 'forward' | 'inbound';
+export type SocketProtocol = 'tcp' | 'mptcp';
+
+export interface SocketAddress {
+  host: string; // numeric IPv4 or IPv6, no brackets
+  port: number;
+}
+
+export interface NativeListenerSpec {
+  id: number;
+  name: string;
+  mode: ListenerMode;
+  listen: SocketAddress;
+  listenProtocol: SocketProtocol;
+  target: SocketAddress;
+  targetProtocol: SocketProtocol;
+  backlog: number;
+}
+
+/** One flat object handed to the native constructor; C++ copies it into plain structs. */
+export interface NativeDataplaneSpec {
+  workers: number;
+  maxConnections: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number; // 0 disables
+  pipeSize: number; // bytes per relay pipe
+  subflowPollMs: number; // how often a worker refreshes subflow stats of MPTCP connections
+  upstreamMark: number; // SO_MARK on dialled sockets, 0 = none
+  listeners: NativeListenerSpec[];
+}
+
+/** mptcp: MPTCP negotiated; fallback: MPTCP socket fell back to TCP; tcp: no MPTCP socket involved. */
+export type Outcome = 'mptcp' | 'fallback' | 'tcp' | 'error';
+
+export type CloseReason =
+  | 'done' // both directions finished cleanly
+  | 'reset' // one side reset or failed; the other was reset
+  | 'connect-error'
+  | 'connect-timeout'
+  | 'idle-timeout'
+  | 'refused' // max connections reached
+  | 'aborted'; // closed by braid (drain timeout, shutdown)
+
+export interface SubflowInfo {
+  id: number;
+  local: string; // "198.18.1.1:40000" or "[2001:2::1]:40000"
+  remote: string;
+  bytesSent: number;
+  bytesReceived: number;
+  rttUs: number;
+  backup: boolean;
+  closed: boolean; // seen earlier, gone now
+}
+
+export interface ConnOpenEvent {
+  type: 'open';
+  id: number;
+  listener: string;
+  worker: number;
+  client: string;
+}
+
+export interface ConnEstablishedEvent {
+  type: 'established';
+  id: number;
+  listener: string;
+  upstream: string;
+  outcome: Outcome;
+  connectUs: number;
+}
+
+export interface ConnCloseEvent {
+  type: 'close';
+  id: number;
+  listener: string;
+  worker: number;
+  client: string;
+  upstream: string;
+  outcome: Outcome;
+  reason: CloseReason;
+  errno: number; // 0 unless reason names a failure
+  durationMs: number;
+  bytesUp: number; // client -> upstream
+  bytesDown: number; // upstream -> client
+  subflows: SubflowInfo[];
+}
+
+export interface SubflowEvent {
+  type: 'subflow';
+  id: number;
+  listener: string;
+  action: 'added' | 'removed';
+  subflow: SubflowInfo;
+}
+
+export type DataplaneEvent = ConnOpenEvent | ConnEstablishedEvent | ConnCloseEvent | SubflowEvent;
+
+export interface ConnectionSnapshot {
+  id: number;
+  listener: string;
+  worker: number;
+  state: 'connecting' | 'relaying' | 'half-closed';
+  client: string;
+  upstream: string;
+  outcome: Outcome;
+  ageMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  subflows: SubflowInfo[];
+}
+
+export interface AddressBytes {
+  address: string; // local subflow address, no port
+  sent: number; // monotonic since start
+  received: number;
+}
+
+export interface DataplaneSnapshot {
+  connections: ConnectionSnapshot[];
+  addressBytes: AddressBytes[];
+  accepted: number;
+  refused: number;
+  active: number;
+}
+
+export interface NativeDataplane {
+  /** Actual bound address of each listener (port 0 resolved). */
+  listenerAddresses(): { id: number; host: string; port: number }[];
+  /** Close every listener; open connections go on. */
+  stopAccepting(): void;
+  activeConnections(): number;
+  snapshot(): DataplaneSnapshot;
+  /** Abort what is left, join the workers, release the event callback. Idempotent. */
+  close(): void;
+}
+
+export type EndpointFlag = 'signal' | 'subflow' | 'backup' | 'fullmesh';
+
+export interface PmEndpoint {
+  id: number;
+  address: string;
+  port: number; // 0 = none
+  flags: EndpointFlag[];
+  ifindex: number; // 0 = not bound
+}
+
+export interface PmLimits {
+  subflows: number;
+  addAddrAccepted: number;
+}
+
+/** Kernel MPTCP path manager of the calling thread's network namespace (generic netlink "mptcp_pm"). */
+export interface NativePathManager {
+  listEndpoints(): PmEndpoint[];
+  addEndpoint(endpoint: PmEndpoint): void;
+  deleteEndpoint(id: number): void;
+  setEndpointFlags(id: number, flags: EndpointFlag[]): void;
+  getLimits(): PmLimits;
+  setLimits(limits: PmLimits): void;
+  close(): void;
+}
+
+/** Errors thrown by the addon carry a stable code and the errno; never parse the message. */
+export interface NativeError extends Error {
+  code: string; // e.g. 'BRAID_BIND', 'BRAID_NETLINK'
+  errno?: number;
+  syscall?: string;
+  address?: string;
+}
