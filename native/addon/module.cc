@@ -1,0 +1,17 @@
+// Module entry: registration only.
+#include <napi.h>
+
+#include "addon/dataplane_wrap.h"
+#include "addon/path_manager_wrap.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  braid::addon::DataplaneWrap::Init(env, exports);
+  braid::addon::PathManagerWrap::Init(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(braid_native, Init)

@@ -1,0 +1,4 @@
+// Placeholder until this command lands; replaced in the same series of commits.
+export async function demoCommand(..._args: unknown[]): Promise<void> {
+  throw new Error('braid demo: not built yet');
+}
