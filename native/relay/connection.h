@@ -1,0 +1,52 @@
+#pragma once
+// One proxied connection: the accepted client socket, the dialled upstream socket, and one
+// Direction each way. The worker drives it; this struct only holds its state.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "relay/events.h"
+#include "relay/pump.h"
+#include "relay/spec.h"
+
+namespace braid::relay {
+
+struct Connection;
+
+// What epoll hands back: which connection, and which of its two sockets fired.
+struct EpollTag {
+  enum class Kind { kListener, kControl, kClient, kUpstream };
+  Kind kind;
+  Connection* conn = nullptr;
+  size_t listener_index = 0;
+};
+
+struct Connection {
+  uint64_t id = 0;
+  const ListenerSpec* listener = nullptr;
+  int client_fd = -1;
+  int upstream_fd = -1;
+  ConnState state = ConnState::kConnecting;
+  Outcome outcome = Outcome::kError;
+  std::string client;
+  std::string upstream;
+
+  uint64_t opened_ns = 0;
+  uint64_t last_activity_ns = 0;
+  uint64_t next_subflow_poll_ns = 0;
+
+  Direction up;    // client -> upstream
+  Direction down;  // upstream -> client
+  std::vector<SubflowStat> subflows;  // every subflow seen, closed ones marked
+
+  EpollTag client_tag{EpollTag::Kind::kClient, this};
+  EpollTag upstream_tag{EpollTag::Kind::kUpstream, this};
+  bool closed = false;
+  bool in_ready = false;
+
+  // The socket on the network side, which carries MPTCP when anything does.
+  int network_fd() const { return listener->mode == ListenerMode::kForward ? upstream_fd : client_fd; }
+  uint64_t bytes_moved() const { return up.bytes + down.bytes; }
+};
+
+}  // namespace braid::relay

@@ -1,0 +1,63 @@
+#pragma once
+// Owns the workers. Binding happens in the constructor, on the caller's thread, so a bad
+// address fails start-up at once with the address named.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "relay/events.h"
+#include "relay/spec.h"
+#include "relay/worker.h"
+
+namespace braid::relay {
+
+struct SystemError : std::runtime_error {
+  SystemError(const char* code, int err, const char* syscall, std::string address, const std::string& what)
+      : std::runtime_error(what), code(code), err(err), syscall(syscall), address(std::move(address)) {}
+  const char* code;
+  int err;
+  const char* syscall;
+  std::string address;
+};
+
+struct BoundListener {
+  uint32_t id;
+  std::string host;
+  uint16_t port;
+};
+
+struct DataplaneSnapshot {
+  std::vector<ConnectionStat> connections;
+  std::map<std::string, AddressBytes> address_bytes;
+  uint64_t accepted = 0;
+  uint64_t refused = 0;
+  uint32_t active = 0;
+};
+
+class Dataplane {
+ public:
+  Dataplane(DataplaneSpec spec, EventQueue& events);  // throws SystemError
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  void Start();
+  const std::vector<BoundListener>& listeners() const { return bound_; }
+  void StopAccepting();
+  uint32_t ActiveConnections() const { return shared_.active.load(); }
+  DataplaneSnapshot Snapshot();
+  void Close();
+
+ private:
+  DataplaneSpec spec_;
+  EventQueue& events_;
+  SharedState shared_;
+  std::vector<BoundListener> bound_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool closed_ = false;
+};
+
+}  // namespace braid::relay

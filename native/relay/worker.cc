@@ -1,0 +1,492 @@
+#include "relay/worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "kernel/mptcp_sockopt.h"
+
+namespace braid::relay {
+namespace {
+
+constexpr int kMaxEvents = 256;
+constexpr int kAcceptBatch = 64;
+constexpr uint64_t kTickNs = 100'000'000;  // timeouts and subflow polls are checked at 100 ms granularity
+constexpr size_t kPumpBudget = 4 * 1024 * 1024;  // bytes per direction before another connection gets a turn
+constexpr size_t kIdlePipes = 64;
+
+uint64_t MsToNs(uint64_t ms) { return ms * 1'000'000; }
+
+void SetResetOnClose(int fd) {
+  linger lg{1, 0};
+  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int ProtocolNumber(Protocol p) { return p == Protocol::kMptcp ? kernel::kIpprotoMptcp : IPPROTO_TCP; }
+
+Outcome DetectOutcome(const Connection& c) {
+  const ListenerSpec& l = *c.listener;
+  const bool network_is_mptcp =
+      (l.mode == ListenerMode::kForward ? l.target_protocol : l.listen_protocol) == Protocol::kMptcp;
+  if (!network_is_mptcp) return Outcome::kTcp;
+  return kernel::IsMptcp(c.network_fd()) == 1 ? Outcome::kMptcp : Outcome::kFallback;
+}
+
+}  // namespace
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Worker::Worker(uint32_t index, const DataplaneSpec& spec, std::vector<int> listen_fds, SharedState& shared,
+               EventQueue& events)
+    : index_(index),
+      spec_(spec),
+      shared_(shared),
+      events_(events),
+      listen_fds_(std::move(listen_fds)),
+      pipes_(spec.pipe_size, kIdlePipes) {
+  listener_tags_.resize(listen_fds_.size());
+  for (size_t i = 0; i < listen_fds_.size(); i++) listener_tags_[i] = EpollTag{EpollTag::Kind::kListener, nullptr, i};
+}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &wake_tag_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  for (size_t i = 0; i < listen_fds_.size(); i++) {
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listener_tags_[i];
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fds_[i], &ev);
+  }
+  running_ = true;
+  // Signals belong to Node's main thread; SIGPIPE from splice() must never reach a handler.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  thread_ = std::thread([this] { Run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::string name = "braid-w" + std::to_string(index_);
+  pthread_setname_np(thread_.native_handle(), name.c_str());
+}
+
+bool Worker::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    if (stopping_ || !running_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  uint64_t one = 1;
+  (void)write(wake_fd_, &one, sizeof(one));
+  return true;
+}
+
+void Worker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    (void)write(wake_fd_, &one, sizeof(one));
+    thread_.join();
+  } else {
+    CloseListeners();
+  }
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  wake_fd_ = epoll_fd_ = -1;
+}
+
+void Worker::CloseListeners() {
+  for (int& fd : listen_fds_) {
+    if (fd < 0) continue;
+    if (epoll_fd_ >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+    fd = -1;
+  }
+}
+
+void Worker::RunTasks() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    tasks.swap(tasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void Worker::Run() {
+  epoll_event evs[kMaxEvents];
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(tasks_mu_);
+      if (stopping_) break;
+    }
+    const uint64_t now = MonotonicNs();
+    int timeout_ms = ready_.empty() ? static_cast<int>((next_tick_ns_ > now ? next_tick_ns_ - now : 0) / 1'000'000) : 0;
+    int n = epoll_wait(epoll_fd_, evs, kMaxEvents, timeout_ms);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; i++) {
+      auto* tag = static_cast<EpollTag*>(evs[i].data.ptr);
+      switch (tag->kind) {
+        case EpollTag::Kind::kControl: {
+          uint64_t v;
+          (void)read(wake_fd_, &v, sizeof(v));
+          break;
+        }
+        case EpollTag::Kind::kListener:
+          Accept(tag->listener_index);
+          break;
+        case EpollTag::Kind::kClient:
+        case EpollTag::Kind::kUpstream:
+          if (!tag->conn->closed) OnConnectionEvent(*tag->conn, tag->kind == EpollTag::Kind::kClient, evs[i].events);
+          break;
+      }
+    }
+    std::vector<Connection*> ready;
+    ready.swap(ready_);
+    for (Connection* c : ready) {
+      c->in_ready = false;
+      if (!c->closed) Service(*c);
+    }
+    RunTasks();
+    const uint64_t after = MonotonicNs();
+    if (after >= next_tick_ns_) {
+      Tick(after);
+      next_tick_ns_ = after + kTickNs;
+    }
+    graveyard_.clear();
+  }
+  // Shutting down: whatever is still open is aborted and reported.
+  std::vector<Connection*> left;
+  for (auto& [id, c] : conns_) left.push_back(c.get());
+  for (Connection* c : left) Close(*c, CloseReason::kAborted, 0, true);
+  graveyard_.clear();
+  CloseListeners();
+  running_ = false;
+}
+
+void Worker::Accept(size_t li) {
+  const ListenerSpec& l = spec_.listeners[li];
+  for (int i = 0; i < kAcceptBatch; i++) {
+    const int lfd = listen_fds_[li];
+    if (lfd < 0) return;
+    SocketAddress peer;
+    peer.length = sizeof(peer.storage);
+    int fd = accept4(lfd, peer.get(), &peer.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // EAGAIN: drained. EMFILE/ENFILE/ENOBUFS: the next wake-up retries; nothing else to do here.
+      return;
+    }
+    if (shared_.active.load() >= spec_.max_connections) {
+      shared_.refused++;
+      SetResetOnClose(fd);  // refuse at once and visibly, rather than leave the client waiting
+      close(fd);
+      continue;
+    }
+    shared_.active++;
+    shared_.accepted++;
+    auto owned = std::make_unique<Connection>();
+    Connection& c = *owned;
+    c.id = shared_.next_conn_id++;
+    c.listener = &l;
+    c.client_fd = fd;
+    c.client = FormatSocketAddress(peer);
+    c.upstream = FormatSocketAddress(l.target);
+    c.opened_ns = c.last_activity_ns = MonotonicNs();
+    conns_.emplace(c.id, std::move(owned));
+    SetNoDelay(fd);
+    EmitOpen(c);
+
+    int ufd = socket(l.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ProtocolNumber(l.target_protocol));
+    if (ufd < 0) {
+      Close(c, CloseReason::kConnectError, errno, true);
+      continue;
+    }
+    c.upstream_fd = ufd;
+    if (spec_.upstream_mark != 0) {
+      (void)setsockopt(ufd, SOL_SOCKET, SO_MARK, &spec_.upstream_mark, sizeof(spec_.upstream_mark));
+    }
+    SetNoDelay(ufd);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &c.client_tag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    ev.data.ptr = &c.upstream_tag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ufd, &ev);
+    if (connect(ufd, l.target.get(), l.target.length) != 0 && errno != EINPROGRESS) {
+      Close(c, CloseReason::kConnectError, errno, true);
+      continue;
+    }
+    // Completion (or failure) arrives as EPOLLOUT/EPOLLERR on the upstream socket.
+  }
+}
+
+void Worker::OnConnectionEvent(Connection& c, bool client_side, uint32_t events) {
+  if (c.state == ConnState::kConnecting) {
+    if (!client_side) {
+      FinishConnect(c);
+    } else if (events & EPOLLERR) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(c.client_fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      Close(c, CloseReason::kReset, err, true);
+    }
+    // Client data waits in its socket until the upstream is up.
+    return;
+  }
+  if (events & EPOLLERR) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(client_side ? c.client_fd : c.upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      Close(c, CloseReason::kReset, err, true);
+      return;
+    }
+  }
+  Service(c);
+}
+
+void Worker::FinishConnect(Connection& c) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(c.upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) {
+    // A spurious wake-up before completion: connected sockets have a peer.
+    sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(c.upstream_fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) {
+      if (errno == ENOTCONN) return;
+      err = errno;
+    }
+  }
+  if (err != 0) {
+    Close(c, CloseReason::kConnectError, err, true);
+    return;
+  }
+  StartRelay(c);
+}
+
+void Worker::StartRelay(Connection& c) {
+  const uint64_t now = MonotonicNs();
+  c.state = ConnState::kRelaying;
+  c.outcome = DetectOutcome(c);
+  c.last_activity_ns = now;
+  c.next_subflow_poll_ns = now + MsToNs(spec_.subflow_poll_ms);
+  c.up.pipe = pipes_.Acquire();
+  c.down.pipe = pipes_.Acquire();
+
+  Event e;
+  e.type = Event::Type::kEstablished;
+  e.conn_id = c.id;
+  e.listener_id = c.listener->id;
+  e.worker = index_;
+  e.upstream = c.upstream;
+  e.outcome = c.outcome;
+  e.connect_us = (now - c.opened_ns) / 1000;
+  events_.Push(std::move(e));
+  Service(c);
+}
+
+void Worker::Service(Connection& c) {
+  if (c.state == ConnState::kConnecting) return;
+  const uint64_t before = c.bytes_moved();
+  const size_t chunk = pipes_.pipe_size();
+  bool yield = false;
+  int err = 0;
+  struct Leg {
+    Direction& d;
+    int src;
+    int dst;
+  } legs[2] = {{c.up, c.client_fd, c.upstream_fd}, {c.down, c.upstream_fd, c.client_fd}};
+  for (Leg& leg : legs) {
+    switch (Pump(leg.src, leg.dst, leg.d, chunk, kPumpBudget, err)) {
+      case PumpStatus::kFailed:
+        Close(c, CloseReason::kReset, err, true);
+        return;
+      case PumpStatus::kYield:
+        yield = true;
+        break;
+      case PumpStatus::kWouldBlock:
+      case PumpStatus::kFinished:
+        break;
+    }
+  }
+  if (c.bytes_moved() != before) c.last_activity_ns = MonotonicNs();
+  if (c.up.finished && c.down.finished) {
+    Close(c, CloseReason::kDone, 0, false);
+    return;
+  }
+  if (c.up.finished || c.down.finished) c.state = ConnState::kHalfClosed;
+  if (yield && !c.in_ready) {
+    c.in_ready = true;
+    ready_.push_back(&c);
+  }
+}
+
+void Worker::Tick(uint64_t now) {
+  std::vector<std::pair<Connection*, CloseReason>> expired;
+  for (auto& [id, owned] : conns_) {
+    Connection& c = *owned;
+    if (c.state == ConnState::kConnecting) {
+      if (now - c.opened_ns >= MsToNs(spec_.connect_timeout_ms)) expired.emplace_back(&c, CloseReason::kConnectTimeout);
+      continue;
+    }
+    if (spec_.idle_timeout_ms != 0 && now - c.last_activity_ns >= MsToNs(spec_.idle_timeout_ms)) {
+      expired.emplace_back(&c, CloseReason::kIdleTimeout);
+      continue;
+    }
+    if (c.outcome == Outcome::kMptcp && now >= c.next_subflow_poll_ns) {
+      PollSubflows(c, true);
+      c.next_subflow_poll_ns = now + MsToNs(spec_.subflow_poll_ms);
+    }
+  }
+  for (auto& [c, reason] : expired) Close(*c, reason, reason == CloseReason::kConnectTimeout ? ETIMEDOUT : 0, true);
+}
+
+void Worker::PollSubflows(Connection& c, bool emit_events) {
+  std::vector<kernel::SubflowSample> samples;
+  if (!kernel::ReadSubflows(c.network_fd(), samples)) return;
+  for (const auto& s : samples) {
+    SubflowStat* known = nullptr;
+    for (auto& k : c.subflows) {
+      if (k.id == s.id && !k.closed) known = &k;
+    }
+    const bool added = known == nullptr;
+    if (added) {
+      c.subflows.push_back(SubflowStat{s.id, s.local, s.remote, 0, 0, s.rtt_us, false});
+      known = &c.subflows.back();
+    }
+    // Counters only grow while a subflow lives; attribute the growth to its local address.
+    AddressBytes& ab = address_bytes_[s.local_host];
+    if (s.bytes_sent > known->bytes_sent) ab.sent += s.bytes_sent - known->bytes_sent;
+    if (s.bytes_received > known->bytes_received) ab.received += s.bytes_received - known->bytes_received;
+    known->bytes_sent = std::max(known->bytes_sent, s.bytes_sent);
+    known->bytes_received = std::max(known->bytes_received, s.bytes_received);
+    known->rtt_us = s.rtt_us;
+    if (added && emit_events) {
+      Event e;
+      e.type = Event::Type::kSubflowAdded;
+      e.conn_id = c.id;
+      e.listener_id = c.listener->id;
+      e.worker = index_;
+      e.subflows.push_back(*known);
+      events_.Push(std::move(e));
+    }
+  }
+  for (auto& k : c.subflows) {
+    if (k.closed) continue;
+    bool present = false;
+    for (const auto& s : samples) present = present || s.id == k.id;
+    if (present) continue;
+    k.closed = true;
+    if (emit_events) {
+      Event e;
+      e.type = Event::Type::kSubflowRemoved;
+      e.conn_id = c.id;
+      e.listener_id = c.listener->id;
+      e.worker = index_;
+      e.subflows.push_back(k);
+      events_.Push(std::move(e));
+    }
+  }
+}
+
+void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
+  if (c.closed) return;
+  c.closed = true;
+  if (c.outcome == Outcome::kMptcp) PollSubflows(c, false);
+  if (reason == CloseReason::kConnectError || reason == CloseReason::kConnectTimeout) c.outcome = Outcome::kError;
+  if (c.client_fd >= 0) {
+    if (reset) SetResetOnClose(c.client_fd);
+    close(c.client_fd);  // also removes it from the epoll set
+  }
+  if (c.upstream_fd >= 0) {
+    if (reset) SetResetOnClose(c.upstream_fd);
+    close(c.upstream_fd);
+  }
+  pipes_.Release(c.up.pipe, c.up.in_pipe == 0);
+  pipes_.Release(c.down.pipe, c.down.in_pipe == 0);
+  c.up.pipe = c.down.pipe = Pipe{};
+
+  Event e;
+  e.type = Event::Type::kClose;
+  e.conn_id = c.id;
+  e.listener_id = c.listener->id;
+  e.worker = index_;
+  e.client = c.client;
+  e.upstream = c.upstream;
+  e.outcome = c.outcome;
+  e.reason = reason;
+  e.err = err;
+  e.duration_ms = (MonotonicNs() - c.opened_ns) / 1'000'000;
+  e.bytes_up = c.up.bytes;
+  e.bytes_down = c.down.bytes;
+  e.subflows = c.subflows;
+  events_.Push(std::move(e));
+
+  shared_.active--;
+  auto it = conns_.find(c.id);
+  if (it != conns_.end()) {
+    graveyard_.push_back(std::move(it->second));
+    conns_.erase(it);
+  }
+}
+
+void Worker::EmitOpen(const Connection& c) {
+  Event e;
+  e.type = Event::Type::kOpen;
+  e.conn_id = c.id;
+  e.listener_id = c.listener->id;
+  e.worker = index_;
+  e.client = c.client;
+  events_.Push(std::move(e));
+}
+
+WorkerSnapshot Worker::Snapshot() {
+  WorkerSnapshot snap;
+  const uint64_t now = MonotonicNs();
+  for (auto& [id, owned] : conns_) {
+    Connection& c = *owned;
+    if (c.outcome == Outcome::kMptcp) PollSubflows(c, true);
+    ConnectionStat s;
+    s.id = c.id;
+    s.listener_id = c.listener->id;
+    s.worker = index_;
+    s.state = c.state;
+    s.client = c.client;
+    s.upstream = c.upstream;
+    s.outcome = c.state == ConnState::kConnecting ? Outcome::kError : c.outcome;
+    s.age_ms = (now - c.opened_ns) / 1'000'000;
+    s.bytes_up = c.up.bytes;
+    s.bytes_down = c.down.bytes;
+    s.subflows = c.subflows;
+    snap.connections.push_back(std::move(s));
+  }
+  snap.address_bytes = address_bytes_;
+  return snap;
+}
+
+}  // namespace braid::relay

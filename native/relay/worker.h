@@ -1,0 +1,93 @@
+#pragma once
+// A data-plane worker: one thread, one epoll loop, its own share of every listener
+// (SO_REUSEPORT) and the connections it accepted. Other threads talk to it only by posting tasks.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "relay/connection.h"
+#include "relay/events.h"
+#include "relay/pipe_pool.h"
+#include "relay/spec.h"
+
+namespace braid::relay {
+
+// Counters shared by all workers.
+struct SharedState {
+  std::atomic<uint64_t> next_conn_id{1};
+  std::atomic<uint32_t> active{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused{0};
+};
+
+struct WorkerSnapshot {
+  std::vector<ConnectionStat> connections;
+  std::map<std::string, AddressBytes> address_bytes;
+};
+
+class Worker {
+ public:
+  // `listen_fds[i]` is this worker's socket for spec.listeners[i]; the worker owns them.
+  Worker(uint32_t index, const DataplaneSpec& spec, std::vector<int> listen_fds, SharedState& shared,
+         EventQueue& events);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void Start();
+  // Runs `task` on the worker thread; returns false if the worker has stopped.
+  bool Post(std::function<void()> task);
+  // Aborts what is left, closes everything and joins the thread.
+  void Stop();
+
+  // Worker-thread-only operations, used through Post().
+  void CloseListeners();
+  WorkerSnapshot Snapshot();
+
+ private:
+  void Run();
+  void RunTasks();
+  void Accept(size_t listener_index);
+  void OnConnectionEvent(Connection& c, bool client_side, uint32_t events);
+  void FinishConnect(Connection& c);
+  void Service(Connection& c);
+  void Tick(uint64_t now);
+  void PollSubflows(Connection& c, bool emit_events);
+  void Close(Connection& c, CloseReason reason, int err, bool reset);
+  void EmitOpen(const Connection& c);
+  void StartRelay(Connection& c);
+
+  uint32_t index_;
+  const DataplaneSpec& spec_;
+  SharedState& shared_;
+  EventQueue& events_;
+  std::vector<int> listen_fds_;
+  std::vector<EpollTag> listener_tags_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  EpollTag wake_tag_{EpollTag::Kind::kControl};
+  PipePool pipes_;
+  std::thread thread_;
+
+  std::mutex tasks_mu_;
+  std::vector<std::function<void()>> tasks_;
+  bool stopping_ = false;  // guarded by tasks_mu_
+  std::atomic<bool> running_{false};
+
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  std::vector<Connection*> ready_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;
+  std::map<std::string, AddressBytes> address_bytes_;
+  uint64_t next_tick_ns_ = 0;
+};
+
+uint64_t MonotonicNs();
+
+}  // namespace braid::relay
