@@ -7,7 +7,8 @@ import { Proxy } from '../proxy';
 export async function runCommand(file: string, options: { stateDir?: string } = {}): Promise<void> {
   const loaded = loadConfigFile(file);
   const logger = createLogger(loaded.runtime.log.level);
-  const proxy = new Proxy({ loaded, logger, ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}) });
+  const stateDir = options.stateDir ?? process.env.BRAID_STATE_DIR;
+  const proxy = new Proxy({ loaded, logger, ...(stateDir !== undefined && stateDir !== '' ? { stateDir } : {}) });
 
   const crash = (err: unknown): void => {
     logger.fatal({ err }, 'crashed; removing kernel state before exit');

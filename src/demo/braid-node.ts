@@ -1,0 +1,97 @@
+// Runs a real `braid run` inside one node of a test bed: writes its config, starts it, waits
+// until it is ready, and stops it with SIGTERM. Used by `braid demo`, the integration tests and
+// the benchmark, so all three exercise exactly what a user runs.
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { Testbed } from '../testbed';
+
+export const CLI = path.resolve(__dirname, '../cli.js');
+
+export interface BraidNodeOptions {
+  /** The YAML config as an object (serialised as is). */
+  config: Record<string, unknown>;
+  /** Admin address inside the node, as in the config (default 127.0.0.1:9464). */
+  admin?: string;
+  readyTimeoutMs?: number;
+}
+
+export class BraidNode {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly admin: string;
+  private proc: ChildProcess | undefined;
+  private exit: Promise<number | null> | undefined;
+
+  constructor(
+    private readonly bed: Testbed,
+    readonly node: number,
+    private readonly options: BraidNodeOptions,
+  ) {
+    this.dir = mkdtempSync(path.join(tmpdir(), `braid-${bed.nodeName(node)}-`));
+    this.configFile = path.join(this.dir, 'braid.yaml');
+    this.logFile = path.join(this.dir, 'braid.log');
+    this.admin = options.admin ?? '127.0.0.1:9464';
+    writeFileSync(this.configFile, stringify(options.config));
+  }
+
+  async start(): Promise<void> {
+    // Each node gets its own state directory: they share the host's /run but not a netns.
+    const stateDir = path.join(this.dir, 'state');
+    const proc = this.bed.spawn(this.node, [process.execPath, CLI, 'run', '-c', this.configFile], {
+      env: { ...process.env, BRAID_STATE_DIR: stateDir },
+    });
+    this.proc = proc;
+    const log = createWriteStream(this.logFile);
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    this.exit = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 15_000);
+    for (;;) {
+      const r = await this.bed.exec(this.node, ['curl', '-sf', '-m', '1', `http://${this.admin}/readyz`]);
+      if (r.code === 0) return;
+      if (proc.exitCode !== null) throw new Error(`braid in ${this.bed.nodeName(this.node)} exited ${proc.exitCode}; see ${this.logFile}`);
+      if (Date.now() > deadline) throw new Error(`braid in ${this.bed.nodeName(this.node)} not ready; see ${this.logFile}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** GET an admin route inside the node; parsed JSON, or the text for /metrics. */
+  async get(route: string): Promise<string> {
+    const r = await this.bed.exec(this.node, ['curl', '-sf', '-m', '5', `http://${this.admin}${route}`]);
+    if (r.code !== 0) throw new Error(`GET ${route} in ${this.bed.nodeName(this.node)} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async connections(): Promise<Array<Record<string, any>>> {
+    return JSON.parse(await this.get('/connections')) as Array<Record<string, any>>;
+  }
+
+  /** Send SIGTERM and wait for the exit status. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.proc || !this.exit) return null;
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exit;
+  }
+
+  /** Exit status once the process has ended on its own. */
+  exited(): Promise<number | null> {
+    return this.exit ?? Promise.resolve(null);
+  }
+
+  removeFiles(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Config for a node of the standard pair: every bed path becomes a braid path. */
+export function pathsFor(bed: Testbed, paths: number): Array<{ name: string; interface: string }> {
+  return Array.from({ length: paths }, (_, p) => ({ name: `nic${p}`, interface: bed.iface(p) }));
+}
