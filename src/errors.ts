@@ -7,6 +7,7 @@ export const ErrorCodes = {
   BRAID_BIND: { exitCode: 1, summary: 'a listener could not bind its address' },
   BRAID_NETLINK: { exitCode: 1, summary: 'a kernel MPTCP path-manager request over generic netlink failed' },
   BRAID_PATH_INTERFACE: { exitCode: 1, summary: 'a configured path names an interface that is missing or has no address' },
+  BRAID_PATH_STATE: { exitCode: 1, summary: 'the endpoint state file is held by another running braid, unreadable, or cannot be written' },
   BRAID_NATIVE: { exitCode: 1, summary: 'the native data plane failed (worker, epoll, or addon load)' },
   BRAID_ADMIN: { exitCode: 1, summary: 'the admin HTTP endpoint could not start or could not be reached' },
 } as const;
