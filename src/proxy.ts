@@ -63,7 +63,7 @@ export class Proxy {
     endpoints.start();
     this.cleanups.push(() => endpoints.release());
     if (rt.paths.length > 0) {
-      log.info({ endpoints: endpoints.owned(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
+      log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
     }
 
     this.cleanups.push(subscribeAccessLog(log));
