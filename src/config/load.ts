@@ -31,7 +31,7 @@ export function loadConfigFile(path: string): LoadedConfig {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new BraidError('BRAID_CONFIG_READ', `cannot read ${path}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), {
+    throw new BraidError('BRAID_CONFIG_READ', `cannot read ${path}: ${e.message}`, {
       cause: err,
       ...(typeof e.errno === 'number' ? { errno: -e.errno } : {}),
     });

@@ -138,7 +138,7 @@ export const BraidConfigSchema = object(
       {
         connect: checked(CHECKS.duration, {
           default: DEFAULTS.timeouts.connect,
-          description: 'How long dialling the upstream or target may take before the client is reset. Must be more than 0.',
+          description: 'How long dialling the upstream or target may take before braid gives up and closes the client connection. Must be more than 0.',
         }),
         idle: checked(CHECKS.duration, {
           default: DEFAULTS.timeouts.idle,
@@ -168,7 +168,7 @@ export const BraidConfigSchema = object(
       {
         level: stringEnum(LOG_LEVELS, { default: DEFAULTS.log.level, description: 'Least severe level written to the log.' }),
       },
-      { default: DEFAULTS.log, description: 'Logging (JSON lines on stdout).' },
+      { default: DEFAULTS.log, description: 'Logging.' },
     ),
   },
   { description: 'braid configuration file.' },
