@@ -56,7 +56,7 @@ export function parseConfig(text: string, source: string, options: ParseOptions)
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e) => ({
-      path: formatPath(pathAtOffset(doc, e.pos[0])),
+      path: formatPath(pathAtOffset(doc, e.pos[0], e.code === 'DUPLICATE_KEY')),
       ...positionAt(e.pos[0], lines),
       message: e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key may appear once in a mapping)' : e.message,
     }));

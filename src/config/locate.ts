@@ -30,16 +30,23 @@ export function locate(doc: Document, lines: LineCounter, path: KeyPath, anchor:
   return positionOf(at, lines);
 }
 
-/** The key path of the deepest key or value whose source range holds `offset` (for YAML errors). */
-export function pathAtOffset(doc: Document, offset: number): PathSegment[] {
+/**
+ * The key path of the deepest key or value whose source range holds `offset` (for YAML
+ * errors). A key holding the offset is part of the path only if `includeKey`: a duplicate
+ * key is the subject of its error, whereas a syntax error inside a key means the parser
+ * misread what should have been a value, and its recovered key is noise.
+ */
+export function pathAtOffset(doc: Document, offset: number, includeKey: boolean): PathSegment[] {
   const path: PathSegment[] = [];
   let node = resolve(doc, doc.contents);
   for (;;) {
     if (isMap(node)) {
       const pair = node.items.find((p) => within(p.key as Node | null, offset) || within(p.value as Node | null, offset));
       if (pair === undefined) return path;
+      const inKey = within(pair.key as Node | null, offset);
+      if (inKey && !includeKey) return path;
       path.push(keyText(pair.key as Node | null));
-      if (within(pair.key as Node | null, offset)) return path;
+      if (inKey) return path;
       node = resolve(doc, pair.value as Node | null);
     } else if (isSeq(node)) {
       const index = node.items.findIndex((item) => within(item as Node | null, offset));
