@@ -168,7 +168,7 @@ export const BraidConfigSchema = object(
       {
         level: stringEnum(LOG_LEVELS, { default: DEFAULTS.log.level, description: 'Least severe level written to the log.' }),
       },
-      { default: DEFAULTS.log, description: 'Logging.' },
+      { default: DEFAULTS.log, description: 'What braid writes to its log.' },
     ),
   },
   { description: 'braid configuration file.' },
