@@ -2,7 +2,9 @@
 // `default` annotations (so the JSON Schema and docs/config.md show them) and ajv fills
 // missing keys from there; nothing else in braid may invent a default of its own.
 
-export const DEFAULTS = {
+import { deepFreeze } from './freeze';
+
+export const DEFAULTS = deepFreeze({
   transport: 'kernel',
   workers: 'auto',
   paths: [] as never[],
@@ -13,4 +15,4 @@ export const DEFAULTS = {
   timeouts: { connect: '5s', idle: '15m', drain: '30s' },
   admin: { listen: '127.0.0.1:9464' },
   log: { level: 'info' },
-} as const;
+} as const);

@@ -12,6 +12,7 @@ import type { ConfigIssue, RawIssue } from './issue';
 import { locate, pathAtOffset, positionAt } from './locate';
 import { formatPath } from './path';
 import { RETIRED_KEYS, type RetiredKey } from './retired';
+import { deepFreeze } from './freeze';
 import { crossFieldRules } from './rules';
 import { inputSchema, type BraidConfig } from './schema';
 import { toRuntimeConfig, type RuntimeConfig } from './runtime';
@@ -117,12 +118,4 @@ function orderLikeSchema(schema: Record<string, unknown>, value: unknown): unkno
     if (record[key] !== undefined) out[key] = orderLikeSchema(sub, record[key]);
   }
   return out;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
