@@ -1,0 +1,18 @@
+// Every default of the configuration, in one place. The schema copies these into its
+// `default` annotations (so the JSON Schema and docs/config.md show them) and ajv fills
+// missing keys from there; nothing else in braid may invent a default of its own.
+
+import { deepFreeze } from './freeze';
+
+export const DEFAULTS = deepFreeze({
+  transport: 'kernel',
+  workers: 'auto',
+  paths: [] as never[],
+  path: { backup: false, signal: true, subflow: true },
+  mptcp: { subflows: 8, addAddrAccepted: 8 },
+  listener: { backlog: 1024 },
+  limits: { maxConnections: 10000 },
+  timeouts: { connect: '5s', idle: '15m', drain: '30s' },
+  admin: { listen: '127.0.0.1:9464' },
+  log: { level: 'info' },
+} as const);
