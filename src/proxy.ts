@@ -9,7 +9,7 @@ import { startAdminServer } from './admin/server';
 import { subscribeAccessLog } from './observability/access-log';
 import { publishDataplaneEvents } from './observability/events';
 import type { Logger } from './observability/logger';
-import { createMetrics, type Metrics } from './observability/metrics';
+import { createMetrics } from './observability/metrics';
 import { EndpointOwner } from './paths/endpoints';
 
 export interface ProxyOptions {
@@ -27,7 +27,6 @@ export class Proxy {
   private readonly stateDir: string | undefined;
   private dataplane: NativeDataplane | undefined;
   private endpoints: EndpointOwner | undefined;
-  private metrics: Metrics | undefined;
   private readonly cleanups: Cleanup[] = [];
   private ready = false;
   private abortDrain = false;
@@ -61,7 +60,9 @@ export class Proxy {
     });
     const endpoints = this.endpoints;
     endpoints.start();
-    this.cleanups.push(() => endpoints.release());
+    this.cleanups.push(() => {
+      if (!endpoints.release()) log.warn({ stateFile: endpoints.stateFile }, 'some endpoints could not be removed; the next start retries');
+    });
     if (rt.paths.length > 0) {
       log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
     }
@@ -74,7 +75,6 @@ export class Proxy {
     const snapshot = (): DataplaneSnapshot => dataplane.snapshot();
     const pathForAddress = (address: string): string | undefined => endpoints.addressToPath(address);
     const metrics = createMetrics({ snapshot, pathForAddress });
-    this.metrics = metrics;
     this.cleanups.push(() => metrics.dispose());
 
     if (rt.admin.listen !== null) {
