@@ -17,7 +17,7 @@ import {
   pathIface,
   prefixLength,
 } from './names';
-import { deleteNetns, deleteNetnsSync, killNetnsProcesses, killNetnsProcessesSync, signalAll } from './netns';
+import { deleteNetns, deleteNetnsSync, killNetnsProcesses, killNetnsProcessesSync, listNetns, signalAll } from './netns';
 
 export interface TestbedOptions {
   /** Number of nodes, 2..250. */
@@ -79,6 +79,20 @@ function checkCount(what: string, n: unknown, min: number, max: number): number 
   return n;
 }
 
+const usedPrefixes = new Set<string>();
+
+// A prefix no namespace on the host has and this process never used: teardown deletes
+// every namespace under the prefix, so it must never match another bed's.
+function freshPrefix(): string {
+  const existing = listNetns();
+  for (;;) {
+    const prefix = makePrefix();
+    if (usedPrefixes.has(prefix) || existing.some((n) => n.startsWith(`${prefix}-`))) continue;
+    usedPrefixes.add(prefix);
+    return prefix;
+  }
+}
+
 export class Testbed {
   readonly prefix: string;
   readonly nodes: number;
@@ -91,7 +105,7 @@ export class Testbed {
   private destroyed = false;
 
   private constructor(opts: Required<Pick<TestbedOptions, 'nodes' | 'paths' | 'ipv6' | 'killGraceMs'>>) {
-    this.prefix = makePrefix();
+    this.prefix = freshPrefix();
     this.nodes = opts.nodes;
     this.paths = opts.paths;
     this.ipv6 = opts.ipv6;
@@ -209,14 +223,21 @@ export class Testbed {
   }
 
   /** Brings the interface of `path` in `node` up or down (the far end then sees no carrier). */
+  /** Bringing it up resolves once the link carries traffic (unless its far end is down). */
   async setLink(node: number, path: number, up: boolean): Promise<void> {
     await runCommand(['ip', '-n', this.nodeName(node), 'link', 'set', this.iface(path), up ? 'up' : 'down']);
+    if (up) await this.waitLinksReady([[node, path]]);
   }
 
   /** Brings a whole path up or down in every node. */
   async setPath(path: number, up: boolean): Promise<void> {
     this.checkPath(path);
-    for (let i = 0; i < this.nodes; i++) await this.setLink(i, path, up);
+    const links: Array<[number, number]> = [];
+    for (let i = 0; i < this.nodes; i++) {
+      await runCommand(['ip', '-n', this.nodeName(i), 'link', 'set', this.iface(path), up ? 'up' : 'down']);
+      links.push([i, path]);
+    }
+    if (up) await this.waitLinksReady(links);
   }
 
   /** Shapes both directions of a path: tbf on the egress of every end. Replaces an earlier rate. */
@@ -321,6 +342,21 @@ export class Testbed {
   private async build(opts: TestbedOptions): Promise<void> {
     const names = this.namespaces();
     await runIpBatch(undefined, names.map((n) => `netns add ${n}`));
+    // Set before any interface exists: new devices copy `default`.
+    for (let i = 0; i < this.nodes; i++) {
+      await runCommand(['ip', 'netns', 'exec', nodeNsName(this.prefix, i), 'sysctl', '-qw',
+        // Linux flushes global IPv6 addresses when a link goes down; after setLink(.., true)
+        // a node must have the same addresses again, as it has for IPv4.
+        'net.ipv6.conf.all.keep_addr_on_down=1',
+        // No DAD at all (nodad covers only our addresses): link-local addresses are usable
+        // at once too, and a segment of our own has no one to clash with.
+        'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+    }
+    if (this.usesHub()) {
+      // The hub only bridges: keep it from sending router solicitations and MLD reports.
+      await runCommand(['ip', 'netns', 'exec', hubNsName(this.prefix), 'sysctl', '-qw',
+        'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    }
 
     if (!this.usesHub()) {
       const [a, b] = names as [string, string];
@@ -346,22 +382,22 @@ export class Testbed {
     }
 
     for (let i = 0; i < this.nodes; i++) {
-      if (this.ipv6) {
-        // Linux flushes global IPv6 addresses when a link goes down; setLink(.., false) then
-        // true must give the node back the same addresses, as it does for IPv4.
-        await runCommand(['ip', 'netns', 'exec', nodeNsName(this.prefix, i),
-          'sysctl', '-qw', 'net.ipv6.conf.all.keep_addr_on_down=1']);
-      }
       const lines = ['link set lo up'];
       for (let p = 0; p < this.paths; p++) {
         const dev = pathIface(p);
+        // Up before the addresses: an IPv6 address added to a down device answered the
+        // first neighbour solicitation only after a 1 s retransmit (measured).
+        lines.push(`link set ${dev} up`);
         lines.push(`addr add ${nodeAddress(i, p, 4)}/${prefixLength(4)} dev ${dev}`);
         // nodad: usable at once instead of "tentative" for a second or two.
         if (this.ipv6) lines.push(`addr add ${nodeAddress(i, p, 6)}/${prefixLength(6)} dev ${dev} nodad`);
-        lines.push(`link set ${dev} up`);
       }
       await runIpBatch(nodeNsName(this.prefix, i), lines);
     }
+
+    const links: Array<[number, number]> = [];
+    for (let i = 0; i < this.nodes; i++) for (let p = 0; p < this.paths; p++) links.push([i, p]);
+    await this.waitLinksReady(links);
 
     if (opts.txChecksumOff === true) {
       for (let p = 0; p < this.paths; p++) {
@@ -373,6 +409,48 @@ export class Testbed {
     if (opts.rate !== undefined) {
       for (let p = 0; p < this.paths; p++) await this.shape(p, opts.rate);
     }
+  }
+
+  // Waits until both ends of each (node, path) link report operstate UP. The kernel applies a
+  // carrier change in linkwatch, at most once a second; until then the device keeps the noop
+  // qdisc and silently drops what is sent (a fresh bed lost its first IPv6 neighbour
+  // solicitation that way). A link whose far end is administratively down is not waited for.
+  private async waitLinksReady(links: ReadonlyArray<[number, number]>, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await this.linkStates();
+      const pending = links.filter(([node, path]) => {
+        const ends = this.linkEnds(node, path).map(([ns, dev]) => state.get(`${ns}/${dev}`));
+        if (ends.some((e) => e === undefined || !e.adminUp)) return false;
+        return ends.some((e) => e?.oper !== 'UP');
+      });
+      if (pending.length === 0) return;
+      if (Date.now() >= deadline) {
+        const which = pending.map(([n, p]) => `${this.nodeName(n)}/${pathIface(p)}`).join(', ');
+        throw bedError(`links did not come up within ${timeoutMs} ms: ${which}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  // Admin flag and operstate of every interface in the bed, keyed `ns/dev`.
+  private async linkStates(): Promise<Map<string, { adminUp: boolean; oper: string }>> {
+    const out = new Map<string, { adminUp: boolean; oper: string }>();
+    for (const ns of this.namespaces()) {
+      const json = await runCommand(['ip', '-n', ns, '-j', 'link', 'show']);
+      for (const l of JSON.parse(json) as Array<{ ifname: string; flags?: string[]; operstate?: string }>) {
+        out.set(`${ns}/${l.ifname}`, { adminUp: l.flags?.includes('UP') ?? false, oper: l.operstate ?? 'UNKNOWN' });
+      }
+    }
+    return out;
+  }
+
+  // The two [namespace, interface] ends of node's link on path: the veth peer is the other
+  // node's interface, or with a hub the node's bridge port.
+  private linkEnds(node: number, path: number): Array<[string, string]> {
+    const own: [string, string] = [nodeNsName(this.prefix, node), pathIface(path)];
+    if (this.usesHub()) return [own, [hubNsName(this.prefix), hubPortName(node, path)]];
+    return [own, [nodeNsName(this.prefix, 1 - node), pathIface(path)]];
   }
 
   // Every [namespace, interface] that transmits onto a path: both veth ends, or with a hub
