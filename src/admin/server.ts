@@ -58,8 +58,9 @@ const routes: Record<string, Route> = {
 };
 
 async function route(options: AdminServerOptions, req: http.IncomingMessage): Promise<Reply & { allow?: string }> {
-  // Only the path matters; a query string (e.g. from a scraper) is ignored.
-  const path = new URL(req.url ?? '/', 'http://admin').pathname;
+  // Only the path matters; a query string (e.g. from a scraper) is ignored. No URL parsing:
+  // it can throw on odd request targets, and nothing here needs more than the path.
+  const path = (req.url ?? '/').split('?', 1)[0]!;
   const handler = routes[path];
   if (handler === undefined) {
     return json(404, { error: 'not found', path, routes: Object.keys(routes) });
@@ -86,6 +87,9 @@ export function startAdminServer(options: AdminServerOptions): Promise<AdminServ
       };
       if (reply.allow !== undefined) headers.allow = reply.allow;
       res.writeHead(reply.status, headers).end(reply.body);
+    }).catch((err: unknown) => {
+      // Only reachable if writing the reply itself failed (client gone): drop the socket.
+      res.destroy(err instanceof Error ? err : undefined);
     });
   });
   const requested = formatHostPort(options.listen);

@@ -95,6 +95,18 @@ describe('admin server', () => {
     assert.ok(body.routes.includes('/metrics'));
   });
 
+  it('answers 404 to odd request targets and keeps serving', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.address.port, '127.0.0.1', () => {
+        socket.end('GET http://[bad/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk)).on('end', () => resolve(data)).on('error', reject);
+    });
+    assert.match(reply, /^HTTP\/1\.1 404 /);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
   it('answers 405 to methods other than GET and HEAD', async () => {
     const res = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });
     assert.equal(res.status, 405);
