@@ -48,7 +48,7 @@ export class BraidNode {
     const log = createWriteStream(this.logFile);
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
-    this.exit = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    this.exit = new Promise((resolve) => proc.once('exit', (code: number | null) => resolve(code)));
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 15_000);
     for (;;) {
       const r = await this.bed.exec(this.node, ['curl', '-sf', '-m', '1', `http://${this.admin}/readyz`]);
@@ -70,8 +70,10 @@ export class BraidNode {
     return r.stdout;
   }
 
+  /** The open connections from /connections, each subflow annotated with its path. */
   async connections(): Promise<Array<Record<string, any>>> {
-    return JSON.parse(await this.get('/connections')) as Array<Record<string, any>>;
+    const doc = JSON.parse(await this.get('/connections')) as { connections: Array<Record<string, any>> };
+    return doc.connections;
   }
 
   /** Send SIGTERM and wait for the exit status. */
