@@ -40,9 +40,10 @@ Rules that hold everywhere:
 
 Rules between keys: path names, interfaces and listener names are unique; a \`forward\` listener
 needs \`upstream\` and may not have \`target\`, an \`inbound\` listener the reverse; no two listeners
-(nor \`admin.listen\`) may bind the same or an overlapping address (\`0.0.0.0\` and \`[::]\` overlap
-every address of their port); \`timeouts.connect\` is more than 0; \`transport: dpdk\` is not
-available yet.
+(nor \`admin.listen\`) may bind the same or an overlapping address (\`0.0.0.0\` overlaps every
+IPv4 address of its port, \`[::]\` every IPv6 one: listeners bind IPv6 only, so \`0.0.0.0:P\` and
+\`[::]:P\` together take both families; \`admin.listen\` on \`[::]\` is dual-stack and overlaps
+both); \`timeouts.connect\` is more than 0; \`transport: dpdk\` is not available yet.
 
 | Key | Type | Default | Meaning |
 | --- | --- | --- | --- |

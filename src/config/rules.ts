@@ -34,11 +34,17 @@ export function crossFieldRules(config: BraidConfig): RawIssue[] {
   });
 
   // Every address braid binds; later ones are reported against the first that holds the port.
-  const binds: { path: KeyPath; label: string; address: SocketAddress }[] = [];
-  config.listeners.forEach((l, i) => binds.push({ path: ['listeners', i, 'listen'], label: `listener "${l.name}"`, address: bindAddress(l.listen) }));
-  if (config.admin.listen !== 'off') binds.push({ path: ['admin', 'listen'], label: 'the admin endpoint', address: bindAddress(config.admin.listen) });
+  // Listeners bind IPv6 with IPV6_V6ONLY (the data plane's choice); the admin endpoint is Node's
+  // http server, where "::" is dual-stack.
+  const binds: Bind[] = [];
+  config.listeners.forEach((l, i) =>
+    binds.push({ path: ['listeners', i, 'listen'], label: `listener "${l.name}"`, address: bindAddress(l.listen), dualStack: false }),
+  );
+  if (config.admin.listen !== 'off') {
+    binds.push({ path: ['admin', 'listen'], label: 'the admin endpoint', address: bindAddress(config.admin.listen), dualStack: true });
+  }
   binds.forEach((b, i) => {
-    const clash = binds.slice(0, i).find((earlier) => overlaps(earlier.address, b.address));
+    const clash = binds.slice(0, i).find((earlier) => overlaps(earlier, b));
     if (clash !== undefined) {
       value(b.path, `${formatSocketAddress(b.address)} collides with ${formatSocketAddress(clash.address)} of ${clash.label} (${formatPath(clash.path)}): both cannot bind`);
     }
@@ -65,9 +71,20 @@ function bindAddress(text: string): SocketAddress {
   return parsed.address;
 }
 
-/** Would binding both fail with EADDRINUSE? Port 0 never collides; "::" is dual-stack (IPV6_V6ONLY off). */
-function overlaps(a: SocketAddress, b: SocketAddress): boolean {
+interface Bind {
+  path: KeyPath;
+  label: string;
+  address: SocketAddress;
+  dualStack: boolean; // "::" also takes the IPv4 side of its port
+}
+
+/** Would binding both fail with EADDRINUSE? Port 0 never collides. */
+function overlaps(x: Bind, y: Bind): boolean {
+  const a = x.address;
+  const b = y.address;
   if (a.port === 0 || a.port !== b.port) return false;
-  if (a.host === b.host || a.host === '::' || b.host === '::') return true;
-  return a.family === b.family && (a.host === '0.0.0.0' || b.host === '0.0.0.0');
+  if (a.host === b.host) return true;
+  if ((a.host === '::' && x.dualStack) || (b.host === '::' && y.dualStack)) return true;
+  if (a.family !== b.family) return false;
+  return a.host === '0.0.0.0' || b.host === '0.0.0.0' || a.host === '::' || b.host === '::';
 }

@@ -2,7 +2,7 @@
 // until it is ready, and stops it with SIGTERM. Used by `braid demo`, the integration tests and
 // the benchmark, so all three exercise exactly what a user runs.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -53,8 +53,8 @@ export class BraidNode {
     for (;;) {
       const r = await this.bed.exec(this.node, ['curl', '-sf', '-m', '1', `http://${this.admin}/readyz`]);
       if (r.code === 0) return;
-      if (proc.exitCode !== null) throw new Error(`braid in ${this.bed.nodeName(this.node)} exited ${proc.exitCode}; see ${this.logFile}`);
-      if (Date.now() > deadline) throw new Error(`braid in ${this.bed.nodeName(this.node)} not ready; see ${this.logFile}`);
+      if (proc.exitCode !== null) throw new Error(`braid in ${this.bed.nodeName(this.node)} exited ${proc.exitCode}:\n${this.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`braid in ${this.bed.nodeName(this.node)} not ready:\n${this.logTail()}`);
       await new Promise((res) => setTimeout(res, 100));
     }
   }
@@ -86,6 +86,15 @@ export class BraidNode {
   /** Exit status once the process has ended on its own. */
   exited(): Promise<number | null> {
     return this.exit ?? Promise.resolve(null);
+  }
+
+  /** The last lines of the log, for error messages. */
+  logTail(lines = 20): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
   }
 
   removeFiles(): void {

@@ -125,9 +125,14 @@ export class Pair {
 
   async destroy(): Promise<void> {
     const nodes = [this.client, this.server].filter((n): n is BraidNode => n !== undefined);
-    for (const n of nodes) await n.stop();
+    const codes: Array<number | null> = [];
+    for (const n of nodes) codes.push(await n.stop());
     await this.bed.destroy();
-    for (const n of nodes) n.removeFiles();
+    nodes.forEach((n, i) => {
+      // A braid that did not exit 0 keeps its files, and its log's end goes to the test output.
+      if (codes[i] === 0) n.removeFiles();
+      else process.stderr.write(`braid on node ${n.node} exited ${codes[i]}; log ${n.logFile}:\n${n.logTail()}\n`);
+    });
   }
 }
 
