@@ -167,7 +167,9 @@ describe('testbed cleanup', () => {
   test('destroy() kills tracked and untracked processes and removes every namespace; idempotent', async () => {
     const bed = await Testbed.create({ nodes: 3, paths: 1, killGraceMs: 500 });
     // `trap '' TERM` makes this one outlast SIGTERM: it must go by SIGKILL after the grace.
-    const stubborn = bed.spawn(0, ['sh', '-c', "trap '' TERM; while :; do sleep 1; done"], { stdio: 'ignore' });
+    const stubborn = bed.spawn(0, ['sh', '-c', "trap '' TERM; echo trapped; while :; do sleep 1; done"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await once(stubborn.stdout!, 'data'); // SIGTERM before the trap is set would end it early
+    stubborn.stdout!.destroy();
     const shell = bed.spawn(1, ['sh', '-c', 'sleep 600 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const [chunk] = (await once(shell.stdout!, 'data')) as [Buffer];
     const grandchild = Number(chunk.toString().trim());
