@@ -2,7 +2,7 @@
 // until it is ready, and stops it with SIGTERM. Used by `braid demo`, the integration tests and
 // the benchmark, so all three exercise exactly what a user runs.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -86,6 +86,18 @@ export class BraidNode {
   /** Exit status once the process has ended on its own. */
   exited(): Promise<number | null> {
     return this.exit ?? Promise.resolve(null);
+  }
+
+  /** Sockets the braid process holds now (from /proc): a leak shows as growth. */
+  openSockets(): number {
+    const dir = `/proc/${this.pid}/fd`;
+    return readdirSync(dir).filter((fd) => {
+      try {
+        return readlinkSync(`${dir}/${fd}`).startsWith('socket:');
+      } catch {
+        return false; // closed while we looked
+      }
+    }).length;
   }
 
   /** The last lines of the log, for error messages. */

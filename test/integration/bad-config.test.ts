@@ -1,5 +1,6 @@
-// Runs the real CLI (`braid validate`) on every bad-config fixture: exit status 2 and a
-// stderr that names the key path and FILE:LINE:. No network, no namespaces needed.
+// Runs the real CLI (`braid validate` and `braid run`) on every bad-config fixture: exit status 2
+// and a stderr that names the key path and FILE:LINE:. No network, no namespaces needed: a bad
+// file stops `run` before it touches anything.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -8,23 +9,29 @@ import { badConfigFixtures, repoRoot } from '../helpers/bad-configs';
 
 const cli = join(repoRoot, 'dist', 'src', 'cli.js');
 
-function validate(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, 'validate', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+function braid(command: 'validate' | 'run', ...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, command, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.error, undefined);
   return r;
 }
 
-describe('braid validate on bad configs', () => {
-  for (const f of badConfigFixtures()) {
-    it(f.name, () => {
-      const r = validate('-c', f.file);
-      assert.equal(r.status, 2, r.stderr);
-      assert.equal(r.stdout, '');
-      assert.match(r.stderr, new RegExp(`^${escape(f.file)}:${f.line}:\\d+: ${escape(f.path)}: `, 'm'), r.stderr);
-      assert.ok(r.stderr.includes(`[${f.code}]`), r.stderr);
-    });
-  }
-});
+function validate(...args: string[]) {
+  return braid('validate', ...args);
+}
+
+for (const command of ['validate', 'run'] as const) {
+  describe(`braid ${command} on bad configs`, () => {
+    for (const f of badConfigFixtures()) {
+      it(f.name, () => {
+        const r = braid(command, '-c', f.file);
+        assert.equal(r.status, 2, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr, new RegExp(`^${escape(f.file)}:${f.line}:\\d+: ${escape(f.path)}: `, 'm'), r.stderr);
+        assert.ok(r.stderr.includes(`[${f.code}]`), r.stderr);
+      });
+    }
+  });
+}
 
 describe('braid validate on good input', () => {
   const example = join(repoRoot, 'examples', 'braid.yaml');

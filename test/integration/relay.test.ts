@@ -16,10 +16,13 @@ describe('braid pair over two paths (IPv4)', () => {
     assert.equal(report.ok, true, JSON.stringify(report));
   });
 
-  it('carries 100 concurrent connections of random sizes intact', async () => {
+  it('carries 100 concurrent connections of random sizes intact, and keeps no socket after', async () => {
+    const sockets = [pair.client.openSockets(), pair.server!.openSockets()];
     const { report } = await pair.hashClient(100, 2 * MiB, 2 * MiB, { random: true });
     assert.equal(report.count, 100);
     assert.equal(report.failed, 0, JSON.stringify(report.results));
+    await pair.settledMetric(pair.server!, /braid_connections_total\{listener="in4",outcome="mptcp"\} (\d+)/, (v) => v >= 101);
+    assert.deepEqual([pair.client.openSockets(), pair.server!.openSockets()], sockets);
   });
 
   it('keeps a half-closed connection open for the whole answer', async () => {
