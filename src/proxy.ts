@@ -52,18 +52,20 @@ export class Proxy {
     const rt = this.loaded.runtime;
     const log = this.logger;
 
-    this.endpoints = new EndpointOwner({
-      paths: rt.paths,
-      limits: rt.mptcp,
-      ...(this.stateDir !== undefined ? { stateDir: this.stateDir } : {}),
-      log: (level, message, fields) => log[level](fields ?? {}, message),
-    });
-    const endpoints = this.endpoints;
-    endpoints.start();
-    this.cleanups.push(() => {
-      if (!endpoints.release()) log.warn({ stateFile: endpoints.stateFile }, 'some endpoints could not be removed; the next start retries');
-    });
+    // No paths: the namespace's endpoints and limits are not braid's business (and a second braid
+    // without paths may run beside one that has them).
     if (rt.paths.length > 0) {
+      const endpoints = new EndpointOwner({
+        paths: rt.paths,
+        limits: rt.mptcp,
+        ...(this.stateDir !== undefined ? { stateDir: this.stateDir } : {}),
+        log: (level, message, fields) => log[level](fields ?? {}, message),
+      });
+      this.endpoints = endpoints;
+      endpoints.start();
+      this.cleanups.push(() => {
+        if (!endpoints.release()) log.warn({ stateFile: endpoints.stateFile }, 'some endpoints could not be removed; the next start retries');
+      });
       log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
     }
 
@@ -73,7 +75,7 @@ export class Proxy {
     this.cleanups.push(() => dataplane.close());
 
     const snapshot = (): DataplaneSnapshot => dataplane.snapshot();
-    const pathForAddress = (address: string): string | undefined => endpoints.addressToPath(address);
+    const pathForAddress = (address: string): string | undefined => this.endpoints?.addressToPath(address);
     const metrics = createMetrics({ snapshot, pathForAddress });
     this.cleanups.push(() => metrics.dispose());
 

@@ -1,7 +1,7 @@
 // Drain on SIGTERM, drain timeout, connection limit, connect and idle timeouts; and that a
 // stopped braid leaves no kernel endpoints behind.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MiB, Pair } from './pair';
@@ -59,10 +59,32 @@ describe('drain', () => {
 });
 
 function readState(dir: string): string[] {
-  const { readdirSync } = require('node:fs') as typeof import('node:fs');
   const root = path.join(dir, 'state');
   return readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.json'));
 }
+
+describe('crash', () => {
+  it('leaves endpoints on SIGKILL that the next start replaces, and a clean stop removes', async () => {
+    const pair = await Pair.create();
+    try {
+      const show = async (): Promise<string[]> =>
+        (await pair.bed.exec(0, ['ip', 'mptcp', 'endpoint', 'show'])).stdout.trim().split('\n').filter((l) => l !== '');
+      const normal = await show();
+      assert.ok(normal.length >= 2, `one endpoint per path address at least: ${normal.join(' | ')}`);
+      assert.equal(await pair.client.stop('SIGKILL'), null);
+      assert.deepEqual(await show(), normal, 'a killed braid cannot clean up');
+
+      await pair.client.start();
+      assert.equal((await show()).length, normal.length, 'the restart replaced the dead one\'s endpoints');
+      const { report } = await pair.hashClient(1, 1 * MiB, 1 * MiB);
+      assert.equal(report.ok, true);
+      assert.equal(await pair.client.stop('SIGTERM'), 0);
+      assert.deepEqual(await show(), []);
+    } finally {
+      await pair.destroy();
+    }
+  });
+});
 
 describe('limits and timeouts', () => {
   it('refuses connections beyond maxConnections, and times out connects and idle connections', async () => {
