@@ -47,6 +47,15 @@ Outcome DetectOutcome(const Connection& c) {
 
 }  // namespace
 
+Event Worker::NewEvent(Event::Type type, const Connection& c) const {
+  Event e;
+  e.type = type;
+  e.conn_id = c.id;
+  e.listener_id = c.listener->id;
+  e.worker = index_;
+  return e;
+}
+
 uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -298,11 +307,7 @@ void Worker::StartRelay(Connection& c) {
   c.up.pipe = pipes_.Acquire();
   c.down.pipe = pipes_.Acquire();
 
-  Event e;
-  e.type = Event::Type::kEstablished;
-  e.conn_id = c.id;
-  e.listener_id = c.listener->id;
-  e.worker = index_;
+  Event e = NewEvent(Event::Type::kEstablished, c);
   e.upstream = c.upstream;
   e.outcome = c.outcome;
   e.connect_us = (now - c.opened_ns) / 1000;
@@ -387,11 +392,7 @@ void Worker::PollSubflows(Connection& c, bool emit_events) {
     known->bytes_received = std::max(known->bytes_received, s.bytes_received);
     known->rtt_us = s.rtt_us;
     if (added && emit_events) {
-      Event e;
-      e.type = Event::Type::kSubflowAdded;
-      e.conn_id = c.id;
-      e.listener_id = c.listener->id;
-      e.worker = index_;
+      Event e = NewEvent(Event::Type::kSubflowAdded, c);
       e.subflows.push_back(*known);
       events_.Push(std::move(e));
     }
@@ -403,11 +404,7 @@ void Worker::PollSubflows(Connection& c, bool emit_events) {
     if (present) continue;
     k.closed = true;
     if (emit_events) {
-      Event e;
-      e.type = Event::Type::kSubflowRemoved;
-      e.conn_id = c.id;
-      e.listener_id = c.listener->id;
-      e.worker = index_;
+      Event e = NewEvent(Event::Type::kSubflowRemoved, c);
       e.subflows.push_back(k);
       events_.Push(std::move(e));
     }
@@ -431,11 +428,7 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
   pipes_.Release(c.down.pipe, c.down.in_pipe == 0);
   c.up.pipe = c.down.pipe = Pipe{};
 
-  Event e;
-  e.type = Event::Type::kClose;
-  e.conn_id = c.id;
-  e.listener_id = c.listener->id;
-  e.worker = index_;
+  Event e = NewEvent(Event::Type::kClose, c);
   e.client = c.client;
   e.upstream = c.upstream;
   e.outcome = c.outcome;
@@ -456,11 +449,7 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
 }
 
 void Worker::EmitOpen(const Connection& c) {
-  Event e;
-  e.type = Event::Type::kOpen;
-  e.conn_id = c.id;
-  e.listener_id = c.listener->id;
-  e.worker = index_;
+  Event e = NewEvent(Event::Type::kOpen, c);
   e.client = c.client;
   events_.Push(std::move(e));
 }

@@ -62,6 +62,7 @@ class Worker {
   void PollSubflows(Connection& c, bool emit_events);
   void Close(Connection& c, CloseReason reason, int err, bool reset);
   void EmitOpen(const Connection& c);
+  Event NewEvent(Event::Type type, const Connection& c) const;
   void StartRelay(Connection& c);
 
   uint32_t index_;
