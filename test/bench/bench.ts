@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds } from './cpu';
 import { benchmarkDoc } from './doc';
 import { machineInfo } from './machine';
-import { measureThroughput, type Throughput } from './measure';
+import type { IperfRun } from './iperf';
+import { measureThroughput, type ProxyPids, type Throughput } from './measure';
 import { runRedisBenchmark } from './redis';
 import { mptcpCounter } from './mib';
 import { BenchBed, CLIENT, PORTS, SERVER } from './setups';
@@ -29,24 +30,45 @@ const LABEL = {
 
 const progress = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
-async function throughputRows(b: BenchBed, seconds: number, withHaproxy: boolean): Promise<Throughput[]> {
+interface ThroughputSetup {
+  label: string;
+  run: IperfRun;
+  pids?: ProxyPids;
+}
+
+function throughputSetups(b: BenchBed, seconds: number, withHaproxy: boolean): ThroughputSetup[] {
   const host = b.serverAddress;
-  const fwd = b.forward.pid;
-  const inb = b.inbound.pid;
-  const hap = b.haproxy?.pid;
+  const [fwd, inb, hap] = [b.forward.pid, b.inbound.pid, b.haproxy?.pid];
   if (fwd === undefined || inb === undefined || hap === undefined) throw new Error('a proxy has no pid: not started?');
-  const rows: Throughput[] = [];
-  const step = async (label: string, run: () => Promise<Throughput>): Promise<void> => {
-    progress(`  ${label}`);
-    rows.push(await run());
-  };
-  await step(LABEL.direct, () => measureThroughput(b.bed, LABEL.direct, { node: CLIENT, host, port: PORTS.iperfDirect, seconds }));
-  await step(LABEL.mptcp, () => measureThroughput(b.bed, LABEL.mptcp, { node: CLIENT, host, port: PORTS.iperfMptcp, seconds, mptcpize: true }));
-  await step(LABEL.braid, () => measureThroughput(b.bed, LABEL.braid, { node: CLIENT, host: '127.0.0.1', port: PORTS.iperfForward, seconds },
-    { clientSide: [fwd], serverSide: [inb] }));
+  const setups: ThroughputSetup[] = [
+    { label: LABEL.direct, run: { node: CLIENT, host, port: PORTS.iperfDirect, seconds } },
+    { label: LABEL.mptcp, run: { node: CLIENT, host, port: PORTS.iperfMptcp, seconds, mptcpize: true } },
+    { label: LABEL.braid, run: { node: CLIENT, host: '127.0.0.1', port: PORTS.iperfForward, seconds }, pids: { clientSide: [fwd], serverSide: [inb] } },
+  ];
   if (withHaproxy) {
-    await step(LABEL.haproxy, () => measureThroughput(b.bed, LABEL.haproxy, { node: CLIENT, host: '127.0.0.1', port: PORTS.iperfHaproxy, seconds },
-      { clientSide: [hap], serverSide: [] }));
+    setups.push({ label: LABEL.haproxy, run: { node: CLIENT, host: '127.0.0.1', port: PORTS.iperfHaproxy, seconds }, pids: { clientSide: [hap], serverSide: [] } });
+  }
+  return setups;
+}
+
+// Repeats go round the setups in turn, so a burst of load from elsewhere on the machine hits one
+// run of several setups rather than every run of one.
+async function throughputRows(b: BenchBed, setups: ThroughputSetup[], repeats: number): Promise<Throughput[]> {
+  const rows: Throughput[] = setups.map((s) => ({ label: s.label, runs: [] }));
+  for (let i = 0; i < repeats; i++) {
+    for (const [k, s] of setups.entries()) {
+      const row = rows[k]!;
+      if (row.error !== undefined) continue;
+      const name = `${s.label}${repeats > 1 ? ` (run ${i + 1}/${repeats})` : ''}`;
+      try {
+        const run = await measureThroughput(b.bed, s.run, s.pids);
+        row.runs.push(run);
+        progress(`  ${name}: ${run.result.mbitPerSecond.toFixed(1)} Mbit/s`);
+      } catch (err) {
+        progress(`  ${name}: failed`);
+        row.error = (err as Error).message;
+      }
+    }
   }
   return rows;
 }
@@ -82,11 +104,14 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '6' },
+      repeat: { type: 'string', default: '3' },
       out: { type: 'string', default: path.join(REPO, 'docs/benchmarks.md') },
     },
   });
   const seconds = Number(values.seconds);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 60) throw new Error(`--seconds must be an integer 1..60, got ${values.seconds}`);
+  const repeats = Number(values.repeat);
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 9) throw new Error(`--repeat must be an integer 1..9, got ${values.repeat}`);
   if (process.getuid?.() !== 0) throw new Error('the benchmark builds network namespaces: run it as root');
   const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const started = Date.now();
@@ -98,10 +123,10 @@ async function main(): Promise<number> {
   let redis: RedisRow[];
   try {
     progress(`shaped (${RATE} per path), iperf3 -t ${seconds}:`);
-    shaped = await throughputRows(b, seconds, false);
+    shaped = await throughputRows(b, throughputSetups(b, seconds, false), 1);
     await b.unshape();
-    progress(`unshaped, iperf3 -t ${seconds}:`);
-    unshaped = await throughputRows(b, seconds, true);
+    progress(`unshaped, iperf3 -t ${seconds}, ${repeats} runs each:`);
+    unshaped = await throughputRows(b, throughputSetups(b, seconds, true), repeats);
     progress(`unshaped, redis-benchmark -n ${REDIS_REQUESTS} -c ${REDIS_CLIENTS}:`);
     redis = await redisRows(b);
   } finally {
@@ -109,7 +134,7 @@ async function main(): Promise<number> {
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  const tables: Table[] = [shapedTable(RATE, shaped), unshapedTable(unshaped), redisTable(redis, REDIS_REQUESTS, REDIS_CLIENTS)];
+  const tables: Table[] = [shapedTable(RATE, shaped), unshapedTable(unshaped, repeats), redisTable(redis, REDIS_REQUESTS, REDIS_CLIENTS)];
   process.stdout.write(`${tables.map(renderText).join('\n\n')}\n`);
 
   const failures = [...shaped, ...unshaped, ...redis].filter((r) => r.error !== undefined);
@@ -118,7 +143,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${values.out} left unchanged\n`);
     return 1;
   }
-  writeFileSync(values.out, benchmarkDoc({ command, machine: machineInfo(REPO), seconds, tables }));
+  writeFileSync(values.out, benchmarkDoc({ command, machine: machineInfo(REPO), seconds, repeats, tables }));
   process.stderr.write(`bench: wrote ${path.relative(process.cwd(), values.out) || values.out}\n`);
   return 0;
 }

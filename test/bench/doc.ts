@@ -6,6 +6,7 @@ export interface DocInput {
   command: string;
   machine: MachineInfo;
   seconds: number;
+  repeats: number;
   tables: Table[];
 }
 
@@ -19,7 +20,8 @@ export function benchmarkDoc(input: DocInput): string {
     `Produced by \`${input.command}\` (run as root from the repository root). Every number below comes`,
     'from that one run on one test bed: two network namespaces (node 0 = client, node 1 = server)',
     'joined by two veth paths, 198.18.1.0/24 (path 0) and 198.18.2.0/24 (path 1), with braid running',
-    `on both nodes throughout. iperf3 runs last ${input.seconds} s each.`,
+    `on both nodes throughout. Each iperf3 run lasts ${input.seconds} s; unshaped, each setup runs`,
+    `${input.repeats} times, the setups taking turns, and the table shows the median run.`,
     '',
     '## Machine',
     '',
@@ -49,14 +51,19 @@ export function benchmarkDoc(input: DocInput): string {
     '  127.0.0.1 of node 0, forwarding plain TCP to the server at 198.18.1.2 (path 0 only).',
     '- **path 0 / path 1**: how node 0\'s transmitted bytes (interface counters, headers included)',
     '  split between the paths during the run.',
-    '- **proxy CPU**: utime + stime of the proxy processes (all threads) from /proc/PID/stat before and',
-    '  after the run. "all proxies" is braid forward + inbound; "node-0 proxy" is the forward side',
-    '  alone, the one to set against the single HAProxy. CPU s/GB = CPU seconds / (bytes received /',
-    '  1e9): lower is cheaper.',
+    '- **min-max**: the slowest and fastest of the unshaped runs, in Mbit/s: the noise to expect.',
+    '  Unshaped, the rows that use MPTCP (kernel MPTCP and braid) swing far more between runs than',
+    '  single-path TCP or HAProxy do, by up to 2-3x on this machine; read their medians as rough.',
+    '- **CPU s/GB**: utime + stime of the proxy processes (all threads) from /proc/PID/stat before and',
+    '  after each run, over all runs together: CPU seconds / (bytes received / 1e9), lower is cheaper.',
+    '  "all proxies" is braid forward + inbound; "node-0 proxy" is the forward side alone, the one to',
+    '  set against the single HAProxy (which has no second side).',
     '- **Unshaped** runs are bound by CPU, not by the links: the iperf3 client and server (their own CPU',
-    `  column, percent of one core), the proxies and the kernel's TCP and veth work all share the`,
-    `  machine's ${m.nproc} cores, and on a shared machine so does other people's work. Expect several`,
-    '  percent of noise from run to run; the shaped table is the one that shows multipath gain.',
+    `  column, percent of one core, from iperf3's report of the median run), the proxies and the`,
+    `  kernel's TCP and veth work all share the machine's ${m.nproc} cores, and on a shared machine so`,
+    '  does other people\'s work. So iperf3 takes CPU the proxies would otherwise have, and the',
+    '  unshaped rates measure CPU cost more than any network; the shaped table is the one that shows',
+    '  multipath gain.',
     '- **redis-benchmark** (`-t set,get -P 1`, redis-server on node 1 without persistence): requests',
     '  per second (higher is better) and latency percentiles in milliseconds (lower is better), each',
     '  also as a ratio to direct TCP. The same four setups; for kernel MPTCP a second redis-server runs',

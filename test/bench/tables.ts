@@ -1,18 +1,19 @@
 // The benchmark's three tables, built from the measurements (the same cells go to stdout and docs).
 import type { RedisResult } from './redis';
-import { cpuPerGB, type Throughput } from './measure';
+import { cpuPerGB, medianRun, pathShares, rateRange, type Throughput } from './measure';
 import { fmt, ratio, type Table } from './table';
 
 function shares(t: Throughput): string {
-  return t.pathShares ? t.pathShares.map((s) => `${Math.round(s * 100)}%`).join(' / ') : '—';
+  return pathShares(t)?.map((s) => `${Math.round(s * 100)}%`).join(' / ') ?? '—';
 }
 
 function mbit(t: Throughput): string {
-  return t.result ? fmt(t.result.mbitPerSecond, 1) : 'failed';
+  const m = medianRun(t);
+  return m && t.error === undefined ? fmt(m.result.mbitPerSecond, 1) : 'failed';
 }
 
 export function shapedTable(rate: string, rows: Throughput[]): Table {
-  const base = rows[0]?.result?.mbitPerSecond;
+  const base = medianRun(rows[0]!)?.result.mbitPerSecond;
   return {
     title: `Throughput, both paths shaped to ${rate} (iperf3, one connection)`,
     columns: [
@@ -21,34 +22,38 @@ export function shapedTable(rate: string, rows: Throughput[]): Table {
       { header: 'vs direct', align: 'right' },
       { header: 'path 0 / path 1', align: 'right' },
     ],
-    rows: rows.map((t) => [t.label, mbit(t), ratio(t.result?.mbitPerSecond, base), shares(t)]),
+    rows: rows.map((t) => [t.label, mbit(t), ratio(medianRun(t)?.result.mbitPerSecond, base), shares(t)]),
   };
 }
 
-export function unshapedTable(rows: Throughput[]): Table {
-  const base = rows[0]?.result?.mbitPerSecond;
+export function unshapedTable(rows: Throughput[], repeats: number): Table {
+  const base = medianRun(rows[0]!)?.result.mbitPerSecond;
   return {
-    title: 'Throughput and proxy CPU, unshaped (iperf3, one connection)',
+    title: `Throughput and proxy CPU, unshaped (iperf3, one connection, median of ${repeats} runs)`,
     columns: [
       { header: 'setup', align: 'left' },
       { header: 'Mbit/s', align: 'right' },
+      { header: 'min-max', align: 'right' },
       { header: 'vs direct', align: 'right' },
-      { header: 'proxy CPU s', align: 'right' },
       { header: 'CPU s/GB, all proxies', align: 'right' },
       { header: 'CPU s/GB, node-0 proxy', align: 'right' },
       { header: 'iperf3 CPU % client/server', align: 'right' },
       { header: 'path 0 / path 1', align: 'right' },
     ],
-    rows: rows.map((t) => [
-      t.label,
-      mbit(t),
-      ratio(t.result?.mbitPerSecond, base),
-      fmt(t.cpuAll, 2),
-      fmt(cpuPerGB(t.cpuAll, t), 2),
-      fmt(cpuPerGB(t.cpuClientSide, t), 2),
-      t.result ? `${fmt(t.result.clientCpuPercent, 0)} / ${fmt(t.result.serverCpuPercent, 0)}` : '—',
-      shares(t),
-    ]),
+    rows: rows.map((t) => {
+      const m = medianRun(t);
+      const range = rateRange(t);
+      return [
+        t.label,
+        mbit(t),
+        range ? `${range[0].toFixed(0)}-${range[1].toFixed(0)}` : '—',
+        ratio(m?.result.mbitPerSecond, base),
+        fmt(cpuPerGB(t, 'all'), 2),
+        fmt(cpuPerGB(t, 'clientSide'), 2),
+        m ? `${fmt(m.result.clientCpuPercent, 0)} / ${fmt(m.result.serverCpuPercent, 0)}` : '—',
+        shares(t),
+      ];
+    }),
   };
 }
 
