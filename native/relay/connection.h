@@ -43,6 +43,10 @@ struct Connection {
   EpollTag upstream_tag{EpollTag::Kind::kUpstream, this};
   bool closed = false;
   bool in_ready = false;
+  // EPOLLOUT is armed on a socket only while a direction waits to write to it: otherwise every
+  // ACK would wake the worker for nothing.
+  bool client_out_armed = false;
+  bool upstream_out_armed = false;
 
   // The socket on the network side, which carries MPTCP when anything does.
   int network_fd() const { return listener->mode == ListenerMode::kForward ? upstream_fd : client_fd; }

@@ -240,10 +240,12 @@ void Worker::Accept(size_t li) {
     }
     SetNoDelay(ufd);
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = &c.client_tag;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // EPOLLOUT: connect completion
     ev.data.ptr = &c.upstream_tag;
+    c.upstream_out_armed = true;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ufd, &ev);
     if (connect(ufd, l.target.get(), l.target.length) != 0 && errno != EINPROGRESS) {
       Close(c, CloseReason::kConnectError, errno, true);
@@ -275,7 +277,24 @@ void Worker::OnConnectionEvent(Connection& c, bool client_side, uint32_t events)
       return;
     }
   }
-  Service(c);
+  // Readable: the direction reading this socket; writable: the one writing to it.
+  const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+  if (client_side) {
+    Service(c, readable, writable);
+  } else {
+    Service(c, writable, readable);
+  }
+}
+
+void Worker::ArmWrite(Connection& c, bool client_side, bool want) {
+  bool& armed = client_side ? c.client_out_armed : c.upstream_out_armed;
+  if (armed == want) return;
+  armed = want;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want ? EPOLLOUT : 0);
+  ev.data.ptr = client_side ? &c.client_tag : &c.upstream_tag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, client_side ? c.client_fd : c.upstream_fd, &ev);
 }
 
 void Worker::FinishConnect(Connection& c) {
@@ -304,8 +323,7 @@ void Worker::StartRelay(Connection& c) {
   c.outcome = DetectOutcome(c);
   c.last_activity_ns = now;
   c.next_subflow_poll_ns = now + MsToNs(spec_.subflow_poll_ms);
-  c.up.pipe = pipes_.Acquire();
-  c.down.pipe = pipes_.Acquire();
+  ArmWrite(c, false, false);
 
   Event e = NewEvent(Event::Type::kEstablished, c);
   e.upstream = c.upstream;
@@ -315,19 +333,24 @@ void Worker::StartRelay(Connection& c) {
   Service(c);
 }
 
-void Worker::Service(Connection& c) {
+void Worker::Service(Connection& c, bool pump_up, bool pump_down) {
   if (c.state == ConnState::kConnecting) return;
   const uint64_t before = c.bytes_moved();
-  const size_t chunk = pipes_.pipe_size();
   bool yield = false;
   int err = 0;
   struct Leg {
+    bool run;
     Direction& d;
     int src;
     int dst;
-  } legs[2] = {{c.up, c.client_fd, c.upstream_fd}, {c.down, c.upstream_fd, c.client_fd}};
+    bool dst_is_client;
+  } legs[2] = {{pump_up, c.up, c.client_fd, c.upstream_fd, false}, {pump_down, c.down, c.upstream_fd, c.client_fd, true}};
   for (Leg& leg : legs) {
-    switch (Pump(leg.src, leg.dst, leg.d, chunk, kPumpBudget, err)) {
+    if (!leg.run) continue;
+    const PumpStatus status = Pump(leg.src, leg.dst, leg.d, pipes_, kPumpBudget, err);
+    // Bytes left over mean the destination is full: wake up when it drains.
+    ArmWrite(c, leg.dst_is_client, status == PumpStatus::kWouldBlock && leg.d.pending > 0);
+    switch (status) {
       case PumpStatus::kFailed:
         Close(c, CloseReason::kReset, err, true);
         return;
@@ -424,8 +447,8 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
     if (reset) SetResetOnClose(c.upstream_fd);
     close(c.upstream_fd);
   }
-  pipes_.Release(c.up.pipe, c.up.in_pipe == 0);
-  pipes_.Release(c.down.pipe, c.down.in_pipe == 0);
+  pipes_.Release(c.up.pipe, !c.up.splicing || c.up.pending == 0);
+  pipes_.Release(c.down.pipe, !c.down.splicing || c.down.pending == 0);
   c.up.pipe = c.down.pipe = Pipe{};
 
   Event e = NewEvent(Event::Type::kClose, c);

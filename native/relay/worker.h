@@ -57,7 +57,8 @@ class Worker {
   void Accept(size_t listener_index);
   void OnConnectionEvent(Connection& c, bool client_side, uint32_t events);
   void FinishConnect(Connection& c);
-  void Service(Connection& c);
+  void Service(Connection& c, bool pump_up = true, bool pump_down = true);
+  void ArmWrite(Connection& c, bool client_side, bool want);
   void Tick(uint64_t now);
   void PollSubflows(Connection& c, bool emit_events);
   void Close(Connection& c, CloseReason reason, int err, bool reset);

@@ -26,8 +26,7 @@ struct PumpTest : ::testing::Test {
   PipePool pool{64 * 1024, 4};
   Direction d;
 
-  void SetUp() override { d.pipe = pool.Acquire(); }
-  void TearDown() override { pool.Release(d.pipe, d.in_pipe == 0); }
+  void TearDown() override { pool.Release(d.pipe, !d.splicing || d.pending == 0); }
 
   std::string Payload(size_t n) {
     std::string s(n, '\0');
@@ -52,7 +51,7 @@ struct PumpTest : ::testing::Test {
     bool eof = false;
     int err = 0;
     for (int rounds = 0; rounds < 10000 && !(got.size() >= expect && (!expect_eof || eof)); rounds++) {
-      PumpStatus st = Pump(src.b, dst.a, d, 64 * 1024, 1 << 20, err);
+      PumpStatus st = Pump(src.b, dst.a, d, pool, 1 << 20, err);
       EXPECT_NE(st, PumpStatus::kFailed) << "errno " << err;
       ssize_t n = recv(dst.b, buf, sizeof(buf), MSG_DONTWAIT);
       if (n > 0) got.append(buf, static_cast<size_t>(n));
@@ -78,6 +77,45 @@ TEST_F(PumpTest, MovesBytesAndTurnsEofIntoShutdown) {
   EXPECT_EQ(got, data);
   EXPECT_TRUE(d.finished);
   EXPECT_EQ(d.bytes, data.size());
+  EXPECT_GE(d.splice_switches, 1u) << "a bulk stream moves by splice";
+}
+
+TEST_F(PumpTest, SmallMessagesAreCopiedWithoutAPipe) {
+  const std::string msg = Payload(300);
+  int err = 0;
+  for (int i = 0; i < 50; i++) {
+    WriteAll(src.a, msg);
+    pollfd p{src.b, POLLIN, 0};
+    poll(&p, 1, 1000);
+    EXPECT_EQ(Pump(src.b, dst.a, d, pool, 1 << 20, err), PumpStatus::kWouldBlock);
+    char buf[1024];
+    pollfd q{dst.b, POLLIN, 0};
+    poll(&q, 1, 1000);
+    ASSERT_EQ(recv(dst.b, buf, sizeof(buf), 0), static_cast<ssize_t>(msg.size()));
+  }
+  EXPECT_EQ(d.splice_switches, 0u);
+  EXPECT_FALSE(d.pipe.valid());
+}
+
+TEST_F(PumpTest, BulkThenSmallGoesBackToCopying) {
+  const std::string bulk = Payload(2 * 1024 * 1024);
+  std::thread writer([&] { WriteAll(src.a, bulk); });
+  std::string got = RelayAll(bulk.size(), false);
+  writer.join();
+  ASSERT_EQ(got, bulk);
+  ASSERT_TRUE(d.splicing);
+  int err = 0;
+  for (int i = 0; i < kShortSplicesToCopy + 2; i++) {
+    WriteAll(src.a, "ping");
+    pollfd p{src.b, POLLIN, 0};
+    poll(&p, 1, 1000);
+    Pump(src.b, dst.a, d, pool, 1 << 20, err);
+    char buf[16];
+    pollfd q{dst.b, POLLIN, 0};
+    poll(&q, 1, 1000);
+    ASSERT_EQ(recv(dst.b, buf, sizeof(buf), 0), 4);
+  }
+  EXPECT_FALSE(d.splicing);
 }
 
 TEST_F(PumpTest, HalfCloseLeavesTheOtherDirectionOpen) {
@@ -99,10 +137,10 @@ TEST_F(PumpTest, StopsReadingWhenDestinationIsFull) {
   std::thread writer([&] { WriteAll(src.a, data); });
   int err = 0;
   PumpStatus st = PumpStatus::kYield;
-  for (int i = 0; i < 200 && st != PumpStatus::kWouldBlock; i++) st = Pump(src.b, dst.a, d, 64 * 1024, 1 << 30, err);
+  for (int i = 0; i < 200 && st != PumpStatus::kWouldBlock; i++) st = Pump(src.b, dst.a, d, pool, 1 << 30, err);
   EXPECT_EQ(st, PumpStatus::kWouldBlock);
   // Nobody reads dst.b: what left src is bounded by one pipe plus the destination's buffers.
-  EXPECT_LT(d.bytes + d.in_pipe, 2u * 1024 * 1024);
+  EXPECT_LT(d.bytes + d.pending, 2u * 1024 * 1024);
   std::string got = RelayAll(data.size(), false);
   writer.join();
   EXPECT_EQ(got, data);
@@ -118,16 +156,15 @@ TEST_F(PumpTest, ResetOfDestinationFailsThePump) {
   int err = 0;
   PumpStatus st = PumpStatus::kYield;
   for (int i = 0; i < 100 && st != PumpStatus::kFailed; i++) {
-    st = Pump(src.b, dst.a, d, 64 * 1024, 1 << 20, err);
+    st = Pump(src.b, dst.a, d, pool, 1 << 20, err);
     usleep(1000);
   }
   EXPECT_EQ(st, PumpStatus::kFailed);
   EXPECT_TRUE(err == ECONNRESET || err == EPIPE) << err;
 }
 
-TEST_F(PumpTest, CopyModeWhenNoPipeIsAvailable) {
-  pool.Release(d.pipe, true);
-  d.pipe = Pipe{};
+TEST_F(PumpTest, CopiesBulkWhenSpliceIsRefused) {
+  d.splice_refused = true;  // as after EINVAL from splice or no fd left for a pipe
   const std::string data = Payload(1024 * 1024 + 3);
   std::thread writer([&] {
     WriteAll(src.a, data);
@@ -135,7 +172,7 @@ TEST_F(PumpTest, CopyModeWhenNoPipeIsAvailable) {
   });
   std::string got = RelayAll(data.size(), true);
   writer.join();
-  EXPECT_TRUE(d.copy_mode);
+  EXPECT_EQ(d.splice_switches, 0u);
   EXPECT_EQ(got, data);
 }
 
@@ -155,7 +192,7 @@ TEST_F(PumpTest, YieldsAfterItsBudget) {
   int err = 0;
   bool yielded = false;
   for (int i = 0; i < 100000 && d.bytes < data.size(); i++) {
-    if (Pump(src.b, dst.a, d, 64 * 1024, 128 * 1024, err) == PumpStatus::kYield) yielded = true;
+    if (Pump(src.b, dst.a, d, pool, 128 * 1024, err) == PumpStatus::kYield) yielded = true;
   }
   writer.join();
   reader.join();
