@@ -10,6 +10,9 @@ void DataplaneWrap::Init(Napi::Env env, Napi::Object exports) {
                                    {
                                        InstanceMethod("listenerAddresses", &DataplaneWrap::ListenerAddresses),
                                        InstanceMethod("stopAccepting", &DataplaneWrap::StopAccepting),
+                                       InstanceMethod("addListeners", &DataplaneWrap::AddListeners),
+                                       InstanceMethod("removeListeners", &DataplaneWrap::RemoveListeners),
+                                       InstanceMethod("abortConnections", &DataplaneWrap::AbortConnections),
                                        InstanceMethod("activeConnections", &DataplaneWrap::ActiveConnections),
                                        InstanceMethod("snapshot", &DataplaneWrap::Snapshot),
                                        InstanceMethod("close", &DataplaneWrap::Close),
@@ -29,9 +32,9 @@ DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     Napi::TypeError::New(env, "invalid dataplane spec: " + problem).ThrowAsJavaScriptException();
     return;
   }
-  std::map<uint32_t, std::string> names;
-  for (const auto& l : spec.listeners) names[l.id] = l.name;
-  channel_ = EventChannel::Create(env, info[1].As<Napi::Function>(), std::move(names));
+  LabelMap labels;
+  for (const auto& l : spec.listeners) labels[l.id] = ListenerLabels{l.name, l.policy};
+  channel_ = EventChannel::Create(env, info[1].As<Napi::Function>(), std::move(labels));
   try {
     dataplane_ = std::make_unique<relay::Dataplane>(std::move(spec), channel_->queue());
   } catch (const relay::SystemError& e) {
@@ -54,10 +57,9 @@ bool DataplaneWrap::CheckOpen(Napi::Env env) {
   return false;
 }
 
-Napi::Value DataplaneWrap::ListenerAddresses(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return env.Undefined();
-  const auto& bound = dataplane_->listeners();
+namespace {
+
+Napi::Array ConvertBound(Napi::Env env, const std::vector<relay::BoundListener>& bound) {
   Napi::Array arr = Napi::Array::New(env, bound.size());
   for (size_t i = 0; i < bound.size(); i++) {
     Napi::Object o = Napi::Object::New(env);
@@ -67,6 +69,78 @@ Napi::Value DataplaneWrap::ListenerAddresses(const Napi::CallbackInfo& info) {
     arr.Set(i, o);
   }
   return arr;
+}
+
+}  // namespace
+
+Napi::Value DataplaneWrap::ListenerAddresses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  return ConvertBound(env, dataplane_->listeners());
+}
+
+Napi::Value DataplaneWrap::AddListeners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::vector<relay::ListenerSpec> specs;
+  std::string problem;
+  if (info.Length() < 1 || !ListenerSpecsFromJs(info[0], specs, problem)) {
+    Napi::TypeError::New(env, "addListeners(listeners): " + (problem.empty() ? "missing argument" : problem))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<ListenerLabels> labels;
+  std::vector<uint32_t> ids;
+  for (const auto& l : specs) {
+    labels.push_back(ListenerLabels{l.name, l.policy});
+    ids.push_back(l.id);
+  }
+  try {
+    auto bound = dataplane_->AddListeners(std::move(specs));
+    for (size_t i = 0; i < ids.size(); i++) channel_->AddLabels(ids[i], labels[i]);
+    return ConvertBound(env, bound);
+  } catch (const relay::SystemError& e) {
+    MakeNativeError(env, e.code, e.what(), e.err, e.syscall, e.address).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+}
+
+namespace {
+
+bool IdsFromJs(Napi::Value v, std::vector<uint32_t>& ids) {
+  if (!v.IsArray()) return false;
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value id = arr.Get(i);
+    if (!id.IsNumber()) return false;
+    ids.push_back(id.As<Napi::Number>().Uint32Value());
+  }
+  return true;
+}
+
+}  // namespace
+
+Napi::Value DataplaneWrap::RemoveListeners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::vector<uint32_t> ids;
+  if (info.Length() < 1 || !IdsFromJs(info[0], ids)) {
+    Napi::TypeError::New(env, "removeListeners(ids: number[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  dataplane_->RemoveListeners(ids);
+  return env.Undefined();
+}
+
+Napi::Value DataplaneWrap::AbortConnections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "abortConnections(listenerId: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  dataplane_->AbortConnections(info[0].As<Napi::Number>().Uint32Value());
+  return env.Undefined();
 }
 
 Napi::Value DataplaneWrap::StopAccepting(const Napi::CallbackInfo& info) {
@@ -79,6 +153,9 @@ Napi::Value DataplaneWrap::StopAccepting(const Napi::CallbackInfo& info) {
 Napi::Value DataplaneWrap::ActiveConnections(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!dataplane_) return Napi::Number::New(env, 0);
+  if (info.Length() >= 1 && info[0].IsNumber()) {
+    return Napi::Number::New(env, dataplane_->ActiveConnections(info[0].As<Napi::Number>().Uint32Value()));
+  }
   return Napi::Number::New(env, dataplane_->ActiveConnections());
 }
 
@@ -86,15 +163,14 @@ Napi::Value DataplaneWrap::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   relay::DataplaneSnapshot snap = dataplane_->Snapshot();
-  const auto& names = channel_->listener_names();
+  const auto& labels = channel_->labels();
   Napi::Object out = Napi::Object::New(env);
   Napi::Array conns = Napi::Array::New(env, snap.connections.size());
   for (size_t i = 0; i < snap.connections.size(); i++) {
     const auto& c = snap.connections[i];
     Napi::Object o = Napi::Object::New(env);
-    auto name = names.find(c.listener_id);
     o.Set("id", static_cast<double>(c.id));
-    o.Set("listener", name != names.end() ? name->second : std::string("?"));
+    SetListenerLabels(o, labels, c.listener_id);
     o.Set("worker", c.worker);
     o.Set("state", relay::ConnStateName(c.state));
     o.Set("client", c.client);

@@ -18,6 +18,9 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
  private:
   Napi::Value ListenerAddresses(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
+  Napi::Value AddListeners(const Napi::CallbackInfo& info);
+  Napi::Value RemoveListeners(const Napi::CallbackInfo& info);
+  Napi::Value AbortConnections(const Napi::CallbackInfo& info);
   Napi::Value ActiveConnections(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -2,10 +2,9 @@
 
 namespace braid::addon {
 
-std::shared_ptr<EventChannel> EventChannel::Create(Napi::Env env, Napi::Function callback,
-                                                   std::map<uint32_t, std::string> listener_names) {
+std::shared_ptr<EventChannel> EventChannel::Create(Napi::Env env, Napi::Function callback, LabelMap labels) {
   std::shared_ptr<EventChannel> ch(new EventChannel());
-  ch->names_ = std::move(listener_names);
+  ch->labels_ = std::move(labels);
   ch->callback_ = Napi::Persistent(callback);
   ch->tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "braid-events", 0, 1);
   std::weak_ptr<EventChannel> weak = ch;
@@ -34,14 +33,19 @@ Napi::Value ConvertSubflow(Napi::Env env, const relay::SubflowStat& s) {
   return o;
 }
 
+void SetListenerLabels(Napi::Object o, const LabelMap& labels, uint32_t id) {
+  auto it = labels.find(id);
+  o.Set("listener", it != labels.end() ? it->second.name : std::string("?"));
+  o.Set("policy", it != labels.end() ? it->second.policy : std::string());
+}
+
 namespace {
 
-Napi::Value ConvertEvent(Napi::Env env, const relay::Event& e, const std::map<uint32_t, std::string>& names) {
+Napi::Value ConvertEvent(Napi::Env env, const relay::Event& e, const LabelMap& labels) {
   using T = relay::Event::Type;
   Napi::Object o = Napi::Object::New(env);
-  auto name = names.find(e.listener_id);
   o.Set("id", static_cast<double>(e.conn_id));
-  o.Set("listener", name != names.end() ? name->second : std::string("?"));
+  SetListenerLabels(o, labels, e.listener_id);
   switch (e.type) {
     case T::kOpen:
       o.Set("type", "open");
@@ -88,7 +92,7 @@ void EventChannel::Deliver(Napi::Env env, Napi::Function callback) {
   if (batch.empty()) return;
   Napi::HandleScope scope(env);
   Napi::Array arr = Napi::Array::New(env, batch.size());
-  for (size_t i = 0; i < batch.size(); i++) arr.Set(i, ConvertEvent(env, batch[i], names_));
+  for (size_t i = 0; i < batch.size(); i++) arr.Set(i, ConvertEvent(env, batch[i], labels_));
   callback.Call({arr});
 }
 

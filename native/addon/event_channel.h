@@ -13,16 +13,23 @@
 
 namespace braid::addon {
 
+struct ListenerLabels {
+  std::string name;
+  std::string policy;
+};
+using LabelMap = std::map<uint32_t, ListenerLabels>;
+
 class EventChannel : public std::enable_shared_from_this<EventChannel> {
  public:
-  static std::shared_ptr<EventChannel> Create(Napi::Env env, Napi::Function callback,
-                                              std::map<uint32_t, std::string> listener_names);
+  static std::shared_ptr<EventChannel> Create(Napi::Env env, Napi::Function callback, LabelMap labels);
   EventChannel(const EventChannel&) = delete;
   EventChannel& operator=(const EventChannel&) = delete;
   ~EventChannel();
 
   relay::EventQueue& queue() { return *queue_; }
-  const std::map<uint32_t, std::string>& listener_names() const { return names_; }
+  // JS thread only (conversions happen there too).
+  const LabelMap& labels() const { return labels_; }
+  void AddLabels(uint32_t id, ListenerLabels labels) { labels_[id] = std::move(labels); }
   // On the JS thread: deliver what is queued now, synchronously.
   void Flush(Napi::Env env);
   // On the JS thread: stop delivering and let the process exit without waiting for us.
@@ -35,10 +42,12 @@ class EventChannel : public std::enable_shared_from_this<EventChannel> {
   std::unique_ptr<relay::EventQueue> queue_;
   Napi::ThreadSafeFunction tsfn_;
   Napi::FunctionReference callback_;
-  std::map<uint32_t, std::string> names_;
+  LabelMap labels_;
   std::atomic<bool> cancelled_{false};
 };
 
 Napi::Value ConvertSubflow(Napi::Env env, const relay::SubflowStat& s);
+// Sets `listener` and `policy` on o from the labels of listener `id`.
+void SetListenerLabels(Napi::Object o, const LabelMap& labels, uint32_t id);
 
 }  // namespace braid::addon

@@ -65,7 +65,10 @@ bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string
       !GetUint(js, "upstreamMark", out.upstream_mark, problem))
     return false;
   out.workers = workers;
-  Napi::Value ls = js.Get("listeners");
+  return ListenerSpecsFromJs(js.Get("listeners"), out.listeners, problem);
+}
+
+bool ListenerSpecsFromJs(Napi::Value ls, std::vector<relay::ListenerSpec>& out, std::string& problem) {
   if (!ls.IsArray()) {
     problem = "listeners must be an array";
     return false;
@@ -79,15 +82,22 @@ bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string
     }
     Napi::Object o = item.As<Napi::Object>();
     relay::ListenerSpec l;
-    std::string mode;
+    std::string mode, fallback;
     uint32_t backlog = 0;
     if (!GetUint(o, "id", l.id, problem) || !GetString(o, "name", l.name, problem) ||
         !GetString(o, "mode", mode, problem) || !GetAddress(o, "listen", l.listen, problem) ||
         !GetProtocol(o, "listenProtocol", l.listen_protocol, problem) || !GetAddress(o, "target", l.target, problem) ||
-        !GetProtocol(o, "targetProtocol", l.target_protocol, problem) || !GetUint(o, "backlog", backlog, problem)) {
+        !GetProtocol(o, "targetProtocol", l.target_protocol, problem) || !GetUint(o, "backlog", backlog, problem) ||
+        !GetString(o, "fallback", fallback, problem) || !GetString(o, "policy", l.policy, problem)) {
       problem = "listeners[" + std::to_string(i) + "]." + problem;
       return false;
     }
+    Napi::Value od = o.Get("originalDestination");
+    if (!od.IsBoolean()) {
+      problem = "listeners[" + std::to_string(i) + "].originalDestination must be a boolean";
+      return false;
+    }
+    l.original_destination = od.As<Napi::Boolean>().Value();
     if (mode == "forward") {
       l.mode = relay::ListenerMode::kForward;
     } else if (mode == "inbound") {
@@ -96,8 +106,16 @@ bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string
       problem = "listeners[" + std::to_string(i) + "].mode must be forward or inbound";
       return false;
     }
+    if (fallback == "allow") {
+      l.fallback = relay::Fallback::kAllow;
+    } else if (fallback == "deny") {
+      l.fallback = relay::Fallback::kDeny;
+    } else {
+      problem = "listeners[" + std::to_string(i) + "].fallback must be allow or deny";
+      return false;
+    }
     l.backlog = static_cast<int>(backlog);
-    out.listeners.push_back(std::move(l));
+    out.push_back(std::move(l));
   }
   return true;
 }

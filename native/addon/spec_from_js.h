@@ -10,5 +10,6 @@
 namespace braid::addon {
 
 bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem);
+bool ListenerSpecsFromJs(Napi::Value js, std::vector<relay::ListenerSpec>& out, std::string& problem);
 
 }  // namespace braid::addon

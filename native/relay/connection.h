@@ -12,18 +12,28 @@
 namespace braid::relay {
 
 struct Connection;
+struct WorkerListener;
 
-// What epoll hands back: which connection, and which of its two sockets fired.
+// What epoll hands back: which listener or connection, and which of its two sockets fired.
 struct EpollTag {
   enum class Kind { kListener, kControl, kClient, kUpstream };
   Kind kind;
   Connection* conn = nullptr;
-  size_t listener_index = 0;
+  WorkerListener* listener = nullptr;
+};
+
+// One worker's socket for a listener.
+struct WorkerListener {
+  ListenerRef entry;
+  int fd = -1;
+  EpollTag tag{EpollTag::Kind::kListener};
 };
 
 struct Connection {
   uint64_t id = 0;
-  const ListenerSpec* listener = nullptr;
+  ListenerRef entry;  // keeps the listener's spec alive for this connection
+  const ListenerSpec* listener = nullptr;  // &entry->spec
+  SocketAddress target;
   int client_fd = -1;
   int upstream_fd = -1;
   ConnState state = ConnState::kConnecting;

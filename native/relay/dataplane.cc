@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -50,10 +51,24 @@ int OpenListener(const ListenerSpec& l, const SocketAddress& addr, const char*& 
 
 Dataplane::Dataplane(DataplaneSpec spec, EventQueue& events) : spec_(std::move(spec)), events_(events) {
   if (spec_.workers == 0) spec_.workers = 1;
-  // fds[worker][listener]
-  std::vector<std::vector<int>> fds(spec_.workers, std::vector<int>(spec_.listeners.size(), -1));
-  for (size_t li = 0; li < spec_.listeners.size(); li++) {
-    const ListenerSpec& l = spec_.listeners[li];
+  std::vector<ListenerSpec> initial = std::move(spec_.listeners);
+  spec_.listeners.clear();  // listeners live in entries_ from here on
+  std::vector<std::vector<int>> fds = Bind(initial, bound_);
+  for (unsigned w = 0; w < spec_.workers; w++) {
+    workers_.push_back(std::make_unique<Worker>(w, spec_, shared_, events_));
+  }
+  for (size_t i = 0; i < initial.size(); i++) {
+    auto entry = std::make_shared<ListenerEntry>(std::move(initial[i]));
+    entries_.push_back(entry);
+    for (unsigned w = 0; w < spec_.workers; w++) workers_[w]->AdoptListener(entry, fds[w][i]);
+  }
+}
+
+std::vector<std::vector<int>> Dataplane::Bind(const std::vector<ListenerSpec>& specs, std::vector<BoundListener>& bound) {
+  std::vector<std::vector<int>> fds(spec_.workers, std::vector<int>(specs.size(), -1));
+  std::vector<BoundListener> added;
+  for (size_t li = 0; li < specs.size(); li++) {
+    const ListenerSpec& l = specs[li];
     SocketAddress addr = l.listen;
     for (unsigned w = 0; w < spec_.workers; w++) {
       const char* call = "";
@@ -61,8 +76,7 @@ Dataplane::Dataplane(DataplaneSpec spec, EventQueue& events) : spec_(std::move(s
       if (fd < 0) {
         int err = errno;
         CloseAll(fds);
-        throw SystemError("BRAID_BIND", err, call,
-                          FormatSocketAddress(l.listen),
+        throw SystemError("BRAID_BIND", err, call, FormatSocketAddress(l.listen),
                           "listener " + l.name + ": " + std::string(call) + " " + FormatSocketAddress(l.listen) + ": " +
                               std::strerror(err));
       }
@@ -72,13 +86,62 @@ Dataplane::Dataplane(DataplaneSpec spec, EventQueue& events) : spec_(std::move(s
         socklen_t len = sizeof(addr.storage);
         getsockname(fd, addr.get(), &len);
         addr.length = len;
-        bound_.push_back(BoundListener{l.id, FormatHost(addr.get()), PortOf(addr.get())});
+        added.push_back(BoundListener{l.id, FormatHost(addr.get()), PortOf(addr.get())});
       }
     }
   }
-  for (unsigned w = 0; w < spec_.workers; w++) {
-    workers_.push_back(std::make_unique<Worker>(w, spec_, fds[w], shared_, events_));
+  bound.insert(bound.end(), added.begin(), added.end());
+  return fds;
+}
+
+void Dataplane::RunOnWorkers(const std::function<void(Worker&)>& task) {
+  std::vector<std::future<void>> done;
+  for (auto& w : workers_) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    Worker* worker = w.get();
+    if (!w->Post([p, worker, task] {
+          task(*worker);
+          p->set_value();
+        })) {
+      p->set_value();
+    }
   }
+  for (auto& f : done) f.wait_for(std::chrono::seconds(2));
+}
+
+std::vector<BoundListener> Dataplane::AddListeners(std::vector<ListenerSpec> specs) {
+  std::vector<BoundListener> added;
+  std::vector<std::vector<int>> fds = Bind(specs, added);
+  for (size_t i = 0; i < specs.size(); i++) {
+    auto entry = std::make_shared<ListenerEntry>(std::move(specs[i]));
+    entries_.push_back(entry);
+    for (unsigned w = 0; w < spec_.workers; w++) {
+      const int fd = fds[w][i];
+      Worker* worker = workers_[w].get();
+      if (!worker->Post([worker, entry, fd] { worker->AdoptListener(entry, fd); })) close(fd);
+    }
+  }
+  bound_.insert(bound_.end(), added.begin(), added.end());
+  return added;
+}
+
+void Dataplane::RemoveListeners(const std::vector<uint32_t>& ids) {
+  RunOnWorkers([&ids](Worker& w) {
+    for (uint32_t id : ids) w.CloseListener(id);
+  });
+  std::erase_if(bound_, [&ids](const BoundListener& b) { return std::find(ids.begin(), ids.end(), b.id) != ids.end(); });
+}
+
+void Dataplane::AbortConnections(uint32_t listener_id) {
+  RunOnWorkers([listener_id](Worker& w) { w.AbortConnections(listener_id); });
+}
+
+uint32_t Dataplane::ActiveConnections(uint32_t listener_id) const {
+  for (const auto& e : entries_) {
+    if (e->spec.id == listener_id) return e->active.load();
+  }
+  return 0;
 }
 
 Dataplane::~Dataplane() { Close(); }
@@ -88,19 +151,7 @@ void Dataplane::Start() {
 }
 
 void Dataplane::StopAccepting() {
-  std::vector<std::future<void>> done;
-  for (auto& w : workers_) {
-    auto p = std::make_shared<std::promise<void>>();
-    done.push_back(p->get_future());
-    Worker* worker = w.get();
-    if (!w->Post([p, worker] {
-          worker->CloseListeners();
-          p->set_value();
-        })) {
-      p->set_value();
-    }
-  }
-  for (auto& f : done) f.wait_for(std::chrono::seconds(2));
+  RunOnWorkers([](Worker& w) { w.CloseListeners(); });
 }
 
 DataplaneSnapshot Dataplane::Snapshot() {

@@ -2,6 +2,7 @@
 // Owns the workers. Binding happens in the constructor, on the caller's thread, so a bad
 // address fails start-up at once with the address named.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -46,16 +47,30 @@ class Dataplane {
 
   void Start();
   const std::vector<BoundListener>& listeners() const { return bound_; }
+  // Binds every new listener on every worker, or none (throws SystemError); then the workers
+  // start accepting on them. Returns their bound addresses.
+  std::vector<BoundListener> AddListeners(std::vector<ListenerSpec> specs);
+  // Closes these listeners' sockets; their open connections go on.
+  void RemoveListeners(const std::vector<uint32_t>& ids);
+  // Aborts the open connections of one listener (its drain timed out).
+  void AbortConnections(uint32_t listener_id);
   void StopAccepting();
   uint32_t ActiveConnections() const { return shared_.active.load(); }
+  uint32_t ActiveConnections(uint32_t listener_id) const;
   DataplaneSnapshot Snapshot();
   void Close();
 
  private:
+  // fds[worker][i] for specs[i]; on failure closes what it opened and throws.
+  std::vector<std::vector<int>> Bind(const std::vector<ListenerSpec>& specs, std::vector<BoundListener>& bound);
+  void RunOnWorkers(const std::function<void(Worker&)>& task);
+
   DataplaneSpec spec_;
   EventQueue& events_;
   SharedState shared_;
   std::vector<BoundListener> bound_;
+  // Every listener ever added, removed ones too (their connections may still drain). JS thread only.
+  std::vector<ListenerRef> entries_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool closed_ = false;
 };

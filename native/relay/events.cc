@@ -21,6 +21,7 @@ const char* CloseReasonName(CloseReason r) {
     case CloseReason::kIdleTimeout: return "idle-timeout";
     case CloseReason::kRefused: return "refused";
     case CloseReason::kAborted: return "aborted";
+    case CloseReason::kFallbackDenied: return "fallback-denied";
   }
   return "aborted";
 }

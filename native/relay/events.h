@@ -10,7 +10,7 @@
 namespace braid::relay {
 
 enum class Outcome { kMptcp, kFallback, kTcp, kError };
-enum class CloseReason { kDone, kReset, kConnectError, kConnectTimeout, kIdleTimeout, kRefused, kAborted };
+enum class CloseReason { kDone, kReset, kConnectError, kConnectTimeout, kIdleTimeout, kRefused, kAborted, kFallbackDenied };
 enum class ConnState { kConnecting, kRelaying, kHalfClosed };
 
 const char* OutcomeName(Outcome o);

@@ -1,6 +1,8 @@
 #pragma once
 // Plain configuration structs, copied once from the JS object; defaults live here.
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@ namespace braid::relay {
 
 enum class ListenerMode { kForward, kInbound };
 enum class Protocol { kTcp, kMptcp };
+enum class Fallback { kAllow, kDeny };
 
 struct ListenerSpec {
   uint32_t id = 0;
@@ -20,7 +23,19 @@ struct ListenerSpec {
   SocketAddress target;
   Protocol target_protocol = Protocol::kMptcp;
   int backlog = 1024;
+  bool original_destination = false;  // dial where nftables redirected the client from, not `target`
+  Fallback fallback = Fallback::kAllow;  // kDeny: reset the client when MPTCP fell back to TCP
+  std::string policy;                    // label for events and snapshots; empty when none
 };
+
+// A listener as workers and connections share it: a removed listener lives on while
+// connections it accepted do.
+struct ListenerEntry {
+  explicit ListenerEntry(ListenerSpec s) : spec(std::move(s)) {}
+  const ListenerSpec spec;
+  std::atomic<uint32_t> active{0};
+};
+using ListenerRef = std::shared_ptr<ListenerEntry>;
 
 struct DataplaneSpec {
   unsigned workers = 1;

@@ -17,6 +17,10 @@
 namespace braid::relay {
 namespace {
 
+// SO_ORIGINAL_DST (linux/netfilter_ipv4.h) and IP6T_SO_ORIGINAL_DST (netfilter_ipv6/ip6_tables.h):
+// where a connection was going before nftables redirected it to us.
+constexpr int kSoOriginalDst = 80;
+
 constexpr int kMaxEvents = 256;
 constexpr int kAcceptBatch = 64;
 constexpr uint64_t kTickNs = 100'000'000;  // timeouts and subflow polls are checked at 100 ms granularity
@@ -62,32 +66,49 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-Worker::Worker(uint32_t index, const DataplaneSpec& spec, std::vector<int> listen_fds, SharedState& shared,
-               EventQueue& events)
-    : index_(index),
-      spec_(spec),
-      shared_(shared),
-      events_(events),
-      listen_fds_(std::move(listen_fds)),
-      pipes_(spec.pipe_size, kIdlePipes) {
-  listener_tags_.resize(listen_fds_.size());
-  for (size_t i = 0; i < listen_fds_.size(); i++) listener_tags_[i] = EpollTag{EpollTag::Kind::kListener, nullptr, i};
-}
-
-Worker::~Worker() { Stop(); }
-
-void Worker::Start() {
+Worker::Worker(uint32_t index, const DataplaneSpec& spec, SharedState& shared, EventQueue& events)
+    : index_(index), spec_(spec), shared_(shared), events_(events), pipes_(spec.pipe_size, kIdlePipes) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &wake_tag_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  for (size_t i = 0; i < listen_fds_.size(); i++) {
-    ev.events = EPOLLIN;
-    ev.data.ptr = &listener_tags_[i];
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fds_[i], &ev);
+}
+
+void Worker::AdoptListener(ListenerRef entry, int fd) {
+  auto wl = std::make_unique<WorkerListener>();
+  wl->entry = std::move(entry);
+  wl->fd = fd;
+  wl->tag.listener = wl.get();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &wl->tag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  listeners_.push_back(std::move(wl));
+}
+
+void Worker::CloseListener(uint32_t id) {
+  for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+    if ((*it)->entry->spec.id != id) continue;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, (*it)->fd, nullptr);
+    close((*it)->fd);
+    listeners_.erase(it);
+    return;
   }
+}
+
+void Worker::AbortConnections(uint32_t listener_id) {
+  std::vector<Connection*> doomed;
+  for (auto& [id, c] : conns_) {
+    if (c->listener->id == listener_id) doomed.push_back(c.get());
+  }
+  for (Connection* c : doomed) Close(*c, CloseReason::kAborted, 0, true);
+}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
   running_ = true;
   // Signals belong to Node's main thread; SIGPIPE from splice() must never reach a handler.
   sigset_t all, old;
@@ -129,12 +150,11 @@ void Worker::Stop() {
 }
 
 void Worker::CloseListeners() {
-  for (int& fd : listen_fds_) {
-    if (fd < 0) continue;
-    if (epoll_fd_ >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    close(fd);
-    fd = -1;
+  for (auto& wl : listeners_) {
+    if (epoll_fd_ >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, wl->fd, nullptr);
+    close(wl->fd);
   }
+  listeners_.clear();
 }
 
 void Worker::RunTasks() {
@@ -166,7 +186,7 @@ void Worker::Run() {
           break;
         }
         case EpollTag::Kind::kListener:
-          Accept(tag->listener_index);
+          Accept(*tag->listener);
           break;
         case EpollTag::Kind::kClient:
         case EpollTag::Kind::kUpstream:
@@ -197,11 +217,12 @@ void Worker::Run() {
   running_ = false;
 }
 
-void Worker::Accept(size_t li) {
-  const ListenerSpec& l = spec_.listeners[li];
+void Worker::Accept(WorkerListener& wl) {
+  // Hold the entry: closing the listener inside this loop must not free what we read.
+  ListenerRef entry = wl.entry;
+  const ListenerSpec& l = entry->spec;
+  const int lfd = wl.fd;
   for (int i = 0; i < kAcceptBatch; i++) {
-    const int lfd = listen_fds_[li];
-    if (lfd < 0) return;
     SocketAddress peer;
     peer.length = sizeof(peer.storage);
     int fd = accept4(lfd, peer.get(), &peer.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -217,19 +238,25 @@ void Worker::Accept(size_t li) {
     }
     shared_.active++;
     shared_.accepted++;
+    entry->active++;
     auto owned = std::make_unique<Connection>();
     Connection& c = *owned;
     c.id = shared_.next_conn_id++;
+    c.entry = entry;
     c.listener = &l;
     c.client_fd = fd;
     c.client = FormatSocketAddress(peer);
-    c.upstream = FormatSocketAddress(l.target);
     c.opened_ns = c.last_activity_ns = MonotonicNs();
     conns_.emplace(c.id, std::move(owned));
     SetNoDelay(fd);
     EmitOpen(c);
 
-    int ufd = socket(l.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ProtocolNumber(l.target_protocol));
+    int err = 0;
+    if (!ResolveTarget(c, err)) {
+      Close(c, CloseReason::kConnectError, err, true);
+      continue;
+    }
+    int ufd = socket(c.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ProtocolNumber(l.target_protocol));
     if (ufd < 0) {
       Close(c, CloseReason::kConnectError, errno, true);
       continue;
@@ -247,12 +274,38 @@ void Worker::Accept(size_t li) {
     ev.data.ptr = &c.upstream_tag;
     c.upstream_out_armed = true;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ufd, &ev);
-    if (connect(ufd, l.target.get(), l.target.length) != 0 && errno != EINPROGRESS) {
+    if (connect(ufd, c.target.get(), c.target.length) != 0 && errno != EINPROGRESS) {
       Close(c, CloseReason::kConnectError, errno, true);
       continue;
     }
     // Completion (or failure) arrives as EPOLLOUT/EPOLLERR on the upstream socket.
   }
+}
+
+bool Worker::ResolveTarget(Connection& c, int& err) {
+  const ListenerSpec& l = *c.listener;
+  if (!l.original_destination) {
+    c.target = l.target;
+  } else {
+    SocketAddress local;
+    local.length = sizeof(local.storage);
+    getsockname(c.client_fd, local.get(), &local.length);
+    c.target.length = sizeof(c.target.storage);
+    const int level = local.family() == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    if (getsockopt(c.client_fd, level, kSoOriginalDst, c.target.get(), &c.target.length) != 0) {
+      err = errno;  // ENOENT: not redirected by nftables
+      c.upstream = "?";
+      return false;
+    }
+    // A connection made straight to our port reports itself: dialling it would loop forever.
+    if (FormatSocketAddress(c.target) == FormatSocketAddress(local)) {
+      err = ELOOP;
+      c.upstream = FormatSocketAddress(c.target);
+      return false;
+    }
+  }
+  c.upstream = FormatSocketAddress(c.target);
+  return true;
 }
 
 void Worker::OnConnectionEvent(Connection& c, bool client_side, uint32_t events) {
@@ -321,6 +374,10 @@ void Worker::StartRelay(Connection& c) {
   const uint64_t now = MonotonicNs();
   c.state = ConnState::kRelaying;
   c.outcome = DetectOutcome(c);
+  if (c.outcome == Outcome::kFallback && c.listener->fallback == Fallback::kDeny) {
+    Close(c, CloseReason::kFallbackDenied, 0, true);
+    return;
+  }
   c.last_activity_ns = now;
   c.next_subflow_poll_ns = now + MsToNs(spec_.subflow_poll_ms);
   ArmWrite(c, false, false);
@@ -464,6 +521,7 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
   events_.Push(std::move(e));
 
   shared_.active--;
+  c.entry->active--;
   auto it = conns_.find(c.id);
   if (it != conns_.end()) {
     graveyard_.push_back(std::move(it->second));

@@ -34,9 +34,7 @@ struct WorkerSnapshot {
 
 class Worker {
  public:
-  // `listen_fds[i]` is this worker's socket for spec.listeners[i]; the worker owns them.
-  Worker(uint32_t index, const DataplaneSpec& spec, std::vector<int> listen_fds, SharedState& shared,
-         EventQueue& events);
+  Worker(uint32_t index, const DataplaneSpec& spec, SharedState& shared, EventQueue& events);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -47,14 +45,19 @@ class Worker {
   // Aborts what is left, closes everything and joins the thread.
   void Stop();
 
+  // Before Start(), or on the worker thread through Post(). The worker owns `fd` from here on.
+  void AdoptListener(ListenerRef entry, int fd);
   // Worker-thread-only operations, used through Post().
+  void CloseListener(uint32_t id);
   void CloseListeners();
+  void AbortConnections(uint32_t listener_id);
   WorkerSnapshot Snapshot();
 
  private:
   void Run();
   void RunTasks();
-  void Accept(size_t listener_index);
+  void Accept(WorkerListener& wl);
+  bool ResolveTarget(Connection& c, int& err);
   void OnConnectionEvent(Connection& c, bool client_side, uint32_t events);
   void FinishConnect(Connection& c);
   void Service(Connection& c, bool pump_up = true, bool pump_down = true);
@@ -70,8 +73,7 @@ class Worker {
   const DataplaneSpec& spec_;
   SharedState& shared_;
   EventQueue& events_;
-  std::vector<int> listen_fds_;
-  std::vector<EpollTag> listener_tags_;
+  std::vector<std::unique_ptr<WorkerListener>> listeners_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   EpollTag wake_tag_{EpollTag::Kind::kControl};

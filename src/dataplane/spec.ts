@@ -17,6 +17,9 @@ export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
     target: { host: l.target.host, port: l.target.port },
     targetProtocol: l.mode === 'forward' ? 'mptcp' : 'tcp',
     backlog: l.backlog,
+    originalDestination: false,
+    fallback: 'allow',
+    policy: '',
   }));
   return {
     workers: config.workers,

@@ -18,6 +18,12 @@ export interface NativeListenerSpec {
   target: SocketAddress;
   targetProtocol: SocketProtocol;
   backlog: number;
+  /** Dial where nftables redirected the client from (SO_ORIGINAL_DST) instead of `target`. */
+  originalDestination: boolean;
+  /** deny: reset the client when the MPTCP side fell back to plain TCP. */
+  fallback: 'allow' | 'deny';
+  /** Policy name carried into events and snapshots; '' when none. */
+  policy: string;
 }
 
 /** One flat object handed to the native constructor; C++ copies it into plain structs. */
@@ -42,7 +48,8 @@ export type CloseReason =
   | 'connect-timeout'
   | 'idle-timeout'
   | 'refused' // max connections reached
-  | 'aborted'; // closed by braid (drain timeout, shutdown)
+  | 'aborted' // closed by braid (drain timeout, shutdown)
+  | 'fallback-denied'; // the peer could not do MPTCP and the policy says fallback: deny
 
 export interface SubflowInfo {
   id: number;
@@ -59,6 +66,7 @@ export interface ConnOpenEvent {
   type: 'open';
   id: number;
   listener: string;
+  policy: string;
   worker: number;
   client: string;
 }
@@ -67,6 +75,7 @@ export interface ConnEstablishedEvent {
   type: 'established';
   id: number;
   listener: string;
+  policy: string;
   upstream: string;
   outcome: Outcome;
   connectUs: number;
@@ -76,6 +85,7 @@ export interface ConnCloseEvent {
   type: 'close';
   id: number;
   listener: string;
+  policy: string;
   worker: number;
   client: string;
   upstream: string;
@@ -92,6 +102,7 @@ export interface SubflowEvent {
   type: 'subflow';
   id: number;
   listener: string;
+  policy: string;
   action: 'added' | 'removed';
   subflow: SubflowInfo;
 }
@@ -101,6 +112,7 @@ export type DataplaneEvent = ConnOpenEvent | ConnEstablishedEvent | ConnCloseEve
 export interface ConnectionSnapshot {
   id: number;
   listener: string;
+  policy: string;
   worker: number;
   state: 'connecting' | 'relaying' | 'half-closed';
   client: string;
@@ -129,9 +141,16 @@ export interface DataplaneSnapshot {
 export interface NativeDataplane {
   /** Actual bound address of each listener (port 0 resolved). */
   listenerAddresses(): { id: number; host: string; port: number }[];
+  /** Bind and start more listeners (all or none: throws BRAID_BIND); their bound addresses. */
+  addListeners(listeners: NativeListenerSpec[]): { id: number; host: string; port: number }[];
+  /** Close these listeners; their open connections go on. */
+  removeListeners(ids: number[]): void;
+  /** Abort the open connections of one listener. */
+  abortConnections(listenerId: number): void;
   /** Close every listener; open connections go on. */
   stopAccepting(): void;
-  activeConnections(): number;
+  /** Open connections, of one listener (removed ones included) or of all. */
+  activeConnections(listenerId?: number): number;
   snapshot(): DataplaneSnapshot;
   /** Abort what is left, join the workers, release the event callback. Idempotent. */
   close(): void;

@@ -23,7 +23,7 @@ export function subflow(overrides: Partial<SubflowInfo> = {}): SubflowInfo {
 }
 
 export function openEvent(overrides: Partial<ConnOpenEvent> = {}): ConnOpenEvent {
-  return { type: 'open', id: 1, listener: 'web', worker: 0, client: '127.0.0.1:50000', ...overrides };
+  return { type: 'open', id: 1, listener: 'web', policy: '', worker: 0, client: '127.0.0.1:50000', ...overrides };
 }
 
 export function establishedEvent(overrides: Partial<ConnEstablishedEvent> = {}): ConnEstablishedEvent {
@@ -31,6 +31,7 @@ export function establishedEvent(overrides: Partial<ConnEstablishedEvent> = {}):
     type: 'established',
     id: 1,
     listener: 'web',
+    policy: '',
     upstream: '198.18.2.2:8080',
     outcome: 'mptcp',
     connectUs: 300,
@@ -43,6 +44,7 @@ export function closeEvent(overrides: Partial<ConnCloseEvent> = {}): ConnCloseEv
     type: 'close',
     id: 1,
     listener: 'web',
+    policy: '',
     worker: 0,
     client: '127.0.0.1:50000',
     upstream: '198.18.2.2:8080',
@@ -58,7 +60,7 @@ export function closeEvent(overrides: Partial<ConnCloseEvent> = {}): ConnCloseEv
 }
 
 export function subflowEvent(overrides: Partial<SubflowEvent> = {}): SubflowEvent {
-  return { type: 'subflow', id: 1, listener: 'web', action: 'added', subflow: subflow(), ...overrides };
+  return { type: 'subflow', id: 1, listener: 'web', policy: '', action: 'added', subflow: subflow(), ...overrides };
 }
 
 export function emptySnapshot(overrides: Partial<DataplaneSnapshot> = {}): DataplaneSnapshot {
@@ -81,6 +83,7 @@ export function sampleSnapshot(): DataplaneSnapshot {
       {
         id: 7,
         listener: 'web',
+        policy: '',
         worker: 0,
         state: 'relaying',
         client: '127.0.0.1:51234',
@@ -105,6 +108,7 @@ export function sampleSnapshot(): DataplaneSnapshot {
       {
         id: 3,
         listener: 'db',
+        policy: '',
         worker: 1,
         state: 'relaying',
         client: '[::1]:40222',
@@ -118,6 +122,7 @@ export function sampleSnapshot(): DataplaneSnapshot {
       {
         id: 9,
         listener: 'web',
+        policy: '',
         worker: 1,
         state: 'connecting',
         client: '127.0.0.1:51300',
