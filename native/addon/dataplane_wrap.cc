@@ -13,6 +13,7 @@ void DataplaneWrap::Init(Napi::Env env, Napi::Object exports) {
                                        InstanceMethod("addListeners", &DataplaneWrap::AddListeners),
                                        InstanceMethod("removeListeners", &DataplaneWrap::RemoveListeners),
                                        InstanceMethod("abortConnections", &DataplaneWrap::AbortConnections),
+                                       InstanceMethod("setLimits", &DataplaneWrap::SetLimits),
                                        InstanceMethod("activeConnections", &DataplaneWrap::ActiveConnections),
                                        InstanceMethod("snapshot", &DataplaneWrap::Snapshot),
                                        InstanceMethod("close", &DataplaneWrap::Close),
@@ -140,6 +141,20 @@ Napi::Value DataplaneWrap::AbortConnections(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   dataplane_->AbortConnections(info[0].As<Napi::Number>().Uint32Value());
+  return env.Undefined();
+}
+
+Napi::Value DataplaneWrap::SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  relay::DataplaneSpec limits;
+  std::string problem;
+  if (info.Length() < 1 || !info[0].IsObject() || !LimitsFromJs(info[0].As<Napi::Object>(), limits, problem)) {
+    Napi::TypeError::New(env, "setLimits({maxConnections, connectTimeoutMs, idleTimeoutMs}): " + problem)
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  dataplane_->SetLimits(limits.max_connections, limits.connect_timeout_ms, limits.idle_timeout_ms);
   return env.Undefined();
 }
 

@@ -21,6 +21,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value AddListeners(const Napi::CallbackInfo& info);
   Napi::Value RemoveListeners(const Napi::CallbackInfo& info);
   Napi::Value AbortConnections(const Napi::CallbackInfo& info);
+  Napi::Value SetLimits(const Napi::CallbackInfo& info);
   Napi::Value ActiveConnections(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -56,6 +56,12 @@ bool GetProtocol(Napi::Object o, const char* key, relay::Protocol& out, std::str
 
 }  // namespace
 
+bool LimitsFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem) {
+  return GetUint(js, "maxConnections", out.max_connections, problem) &&
+         GetUint(js, "connectTimeoutMs", out.connect_timeout_ms, problem) &&
+         GetUint(js, "idleTimeoutMs", out.idle_timeout_ms, problem);
+}
+
 bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem) {
   uint32_t workers = 0;
   if (!GetUint(js, "workers", workers, problem) || !GetUint(js, "maxConnections", out.max_connections, problem) ||

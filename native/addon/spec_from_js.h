@@ -10,6 +10,8 @@
 namespace braid::addon {
 
 bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem);
+// maxConnections, connectTimeoutMs, idleTimeoutMs into the matching fields of `out`.
+bool LimitsFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem);
 bool ListenerSpecsFromJs(Napi::Value js, std::vector<relay::ListenerSpec>& out, std::string& problem);
 
 }  // namespace braid::addon

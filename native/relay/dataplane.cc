@@ -51,6 +51,7 @@ int OpenListener(const ListenerSpec& l, const SocketAddress& addr, const char*& 
 
 Dataplane::Dataplane(DataplaneSpec spec, EventQueue& events) : spec_(std::move(spec)), events_(events) {
   if (spec_.workers == 0) spec_.workers = 1;
+  SetLimits(spec_.max_connections, spec_.connect_timeout_ms, spec_.idle_timeout_ms);
   std::vector<ListenerSpec> initial = std::move(spec_.listeners);
   spec_.listeners.clear();  // listeners live in entries_ from here on
   std::vector<std::vector<int>> fds = Bind(initial, bound_);
@@ -124,6 +125,12 @@ std::vector<BoundListener> Dataplane::AddListeners(std::vector<ListenerSpec> spe
   }
   bound_.insert(bound_.end(), added.begin(), added.end());
   return added;
+}
+
+void Dataplane::SetLimits(uint32_t max_connections, uint32_t connect_timeout_ms, uint32_t idle_timeout_ms) {
+  shared_.max_connections = max_connections;
+  shared_.connect_timeout_ms = connect_timeout_ms;
+  shared_.idle_timeout_ms = idle_timeout_ms;
 }
 
 void Dataplane::RemoveListeners(const std::vector<uint32_t>& ids) {

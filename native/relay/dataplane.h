@@ -54,6 +54,7 @@ class Dataplane {
   void RemoveListeners(const std::vector<uint32_t>& ids);
   // Aborts the open connections of one listener (its drain timed out).
   void AbortConnections(uint32_t listener_id);
+  void SetLimits(uint32_t max_connections, uint32_t connect_timeout_ms, uint32_t idle_timeout_ms);
   void StopAccepting();
   uint32_t ActiveConnections() const { return shared_.active.load(); }
   uint32_t ActiveConnections(uint32_t listener_id) const;

@@ -230,7 +230,7 @@ void Worker::Accept(WorkerListener& wl) {
       // EAGAIN: drained. EMFILE/ENFILE/ENOBUFS: the next wake-up retries; nothing else to do here.
       return;
     }
-    if (shared_.active.load() >= spec_.max_connections) {
+    if (shared_.active.load() >= shared_.max_connections.load(std::memory_order_relaxed)) {
       shared_.refused++;
       SetResetOnClose(fd);  // refuse at once and visibly, rather than leave the client waiting
       close(fd);
@@ -433,13 +433,15 @@ void Worker::Service(Connection& c, bool pump_up, bool pump_down) {
 
 void Worker::Tick(uint64_t now) {
   std::vector<std::pair<Connection*, CloseReason>> expired;
+  const uint64_t connect_timeout_ns = MsToNs(shared_.connect_timeout_ms.load(std::memory_order_relaxed));
+  const uint64_t idle_timeout_ns = MsToNs(shared_.idle_timeout_ms.load(std::memory_order_relaxed));
   for (auto& [id, owned] : conns_) {
     Connection& c = *owned;
     if (c.state == ConnState::kConnecting) {
-      if (now - c.opened_ns >= MsToNs(spec_.connect_timeout_ms)) expired.emplace_back(&c, CloseReason::kConnectTimeout);
+      if (now - c.opened_ns >= connect_timeout_ns) expired.emplace_back(&c, CloseReason::kConnectTimeout);
       continue;
     }
-    if (spec_.idle_timeout_ms != 0 && now - c.last_activity_ns >= MsToNs(spec_.idle_timeout_ms)) {
+    if (idle_timeout_ns != 0 && now - c.last_activity_ns >= idle_timeout_ns) {
       expired.emplace_back(&c, CloseReason::kIdleTimeout);
       continue;
     }

@@ -19,8 +19,12 @@
 
 namespace braid::relay {
 
-// Counters shared by all workers.
+// Counters and settings shared by all workers. The settings may change while workers run
+// (a reload); each worker reads them fresh.
 struct SharedState {
+  std::atomic<uint32_t> max_connections{0};
+  std::atomic<uint32_t> connect_timeout_ms{0};
+  std::atomic<uint32_t> idle_timeout_ms{0};
   std::atomic<uint64_t> next_conn_id{1};
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> accepted{0};

@@ -147,6 +147,8 @@ export interface NativeDataplane {
   removeListeners(ids: number[]): void;
   /** Abort the open connections of one listener. */
   abortConnections(listenerId: number): void;
+  /** Change limits and timeouts while running (a reload); open connections get the new timeouts. */
+  setLimits(limits: { maxConnections: number; connectTimeoutMs: number; idleTimeoutMs: number }): void;
   /** Close every listener; open connections go on. */
   stopAccepting(): void;
   /** Open connections, of one listener (removed ones included) or of all. */
