@@ -59,7 +59,10 @@ export class Reloader {
       this.watcher = watchConfigFile(file, () => void this.reloadNow('file'), {
         ...(this.opts.debounceMs !== undefined ? { debounceMs: this.opts.debounceMs } : {}),
         pollMs,
-        onCheck: (outcome) => logger.debug({ file, outcome }, 'config file checked'),
+        // 'unchanged' is what most checks (every fallback poll) find: not worth a line.
+        onCheck: (outcome) => {
+          if (outcome !== 'unchanged') logger.debug({ file, outcome }, 'config file checked');
+        },
         onWatchError: (err) =>
           logger.warn(
             { err, file },

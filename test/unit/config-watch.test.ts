@@ -188,6 +188,29 @@ describe('watchConfigFile', () => {
     assert.equal(w.changes(), 0);
   });
 
+  it('catches with the fallback check what the directory watch cannot see: a symlink target elsewhere written in place', T, async () => {
+    mkdirSync(join(dir, 'real'));
+    mkdirSync(join(dir, 'etc'));
+    const target = join(dir, 'real', 'braid.yaml');
+    writeFileSync(target, V1);
+    const file = join(dir, 'etc', 'braid.yaml');
+    symlinkSync(target, file);
+    let changes = 0;
+    const checks: CheckOutcome[] = [];
+    let wake: (() => void) | undefined;
+    watcher = watchConfigFile(file, () => changes++, {
+      debounceMs: 50,
+      pollMs: 200,
+      onCheck: (o) => {
+        checks.push(o);
+        wake?.();
+      },
+    });
+    writeFileSync(target, V2); // in dir/real, which nothing watches
+    while (!checks.includes('changed')) await new Promise<void>((resolve) => (wake = resolve));
+    assert.equal(changes, 1);
+  });
+
   it('throws, naming the directory, when it cannot be watched and polling is off', () => {
     const missing = join(dir, 'nope', 'braid.yaml');
     assert.throws(() => watchConfigFile(missing, () => {}, { pollMs: 0 }), new RegExp(`cannot watch ${join(dir, 'nope')}`));
