@@ -13,8 +13,14 @@ export interface MetricsOptions {
   pathForAddress: PathForAddress;
 }
 
+/** How one config reload ended (see src/reload/reloader.ts). */
+export const RELOAD_RESULTS = ['ok', 'invalid', 'failed', 'restart-required', 'unchanged'] as const;
+export type ReloadResult = (typeof RELOAD_RESULTS)[number];
+
 export interface Metrics {
   registry: Registry;
+  /** Count one config reload; 'ok' also stamps the last-success gauge. */
+  reloaded(result: ReloadResult): void;
   /** Unsubscribe from the event channels and drop every metric. Idempotent. */
   dispose(): void;
 }
@@ -166,6 +172,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
 
+  const reloadsTotal = new Counter<'result'>({
+    name: 'braid_config_reloads_total',
+    help: 'Config reloads by result: ok (change applied), unchanged, invalid (file rejected), restart-required (nothing applied), failed (applying failed, old config kept)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  // Every result exported from the start, so increase() and alerts see the first one.
+  for (const result of RELOAD_RESULTS) reloadsTotal.inc({ result }, 0);
+  const lastReloadSuccess = new Gauge({
+    name: 'braid_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time the running config was last loaded: at start, then each reload that applied a change',
+    registers,
+  });
+  // The initial load counts, as in Prometheus' own gauge, so the value is never 0 while braid runs.
+  lastReloadSuccess.set(Date.now() / 1000);
+
   const unsubscribers = [
     subscribe('open', (event) => {
       knownListeners.add(event.listener);
@@ -189,6 +211,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let disposed = false;
   return {
     registry,
+    reloaded(result) {
+      if (disposed) return;
+      reloadsTotal.inc({ result });
+      if (result === 'ok') lastReloadSuccess.set(Date.now() / 1000);
+    },
     dispose() {
       if (disposed) return;
       disposed = true;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { DataplaneSnapshot } from '../../src/dataplane/types';
 import { channels, publishDataplaneEvents } from '../../src/observability/events';
-import { createMetrics, DeltaTracker, type Metrics } from '../../src/observability/metrics';
+import { createMetrics, DeltaTracker, RELOAD_RESULTS, type Metrics } from '../../src/observability/metrics';
 import {
   closeEvent,
   emptySnapshot,
@@ -196,6 +196,34 @@ describe('metrics read from the snapshot at scrape', () => {
     assert.match(text, /^braid_accepted_total 10$/m);
     await registry.metrics();
     assert.equal(state.calls, 2);
+  });
+});
+
+describe('config reload metrics', () => {
+  it('exports every result at 0 from the start, and a last-success time from the initial load', async () => {
+    const before = Date.now() / 1000;
+    const { registry } = setup();
+    for (const result of RELOAD_RESULTS) assert.equal(await metricValue(registry, 'braid_config_reloads_total', { result }), 0, result);
+    const stamp = await metricValue(registry, 'braid_config_last_reload_success_timestamp_seconds');
+    assert.ok(stamp !== undefined && stamp >= Math.floor(before), `stamp ${stamp} before ${before}`);
+  });
+
+  it('counts reloads by result and stamps only a reload that applied a change', async () => {
+    const { registry } = setup();
+    const stamp = () => metricValue(registry, 'braid_config_last_reload_success_timestamp_seconds');
+    // Push the initial stamp into the past so an 'ok' visibly moves it (no clock needed).
+    registry.getSingleMetric('braid_config_last_reload_success_timestamp_seconds')!.reset();
+    assert.equal(await stamp(), 0);
+    for (const result of ['invalid', 'failed', 'restart-required', 'unchanged', 'invalid'] as const) current!.reloaded(result);
+    assert.equal(await stamp(), 0, 'no result but ok stamps');
+    current!.reloaded('ok');
+    assert.ok((await stamp())! > 0);
+    const reloads = (result: string) => metricValue(registry, 'braid_config_reloads_total', { result });
+    assert.equal(await reloads('invalid'), 2);
+    assert.equal(await reloads('failed'), 1);
+    assert.equal(await reloads('restart-required'), 1);
+    assert.equal(await reloads('unchanged'), 1);
+    assert.equal(await reloads('ok'), 1);
   });
 });
 
