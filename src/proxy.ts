@@ -1,16 +1,23 @@
-// One running braid: kernel endpoints for the paths, the native data plane, and the
-// observability around it. start() undoes its own partial work on failure; stop() drains.
+// One running braid: kernel endpoints for the paths, the native data plane and its listeners,
+// the nftables table for transparent listeners, and the observability around them.
+// start() undoes its own partial work on failure; apply() changes a running braid all or
+// nothing (live reload); stop() drains.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LoadedConfig } from './config';
+import { isDeepStrictEqual } from 'node:util';
+import type { LoadedConfig, RuntimeConfig } from './config';
 import { openDataplane } from './dataplane';
-import { dataplaneSpec } from './dataplane/spec';
+import { planListeners, redirectPorts, type OpenListener, type PlannedListener } from './dataplane/listeners';
+import { dataplaneSpec, UPSTREAM_MARK, REJECT_MARK } from './dataplane/spec';
 import type { DataplaneSnapshot, NativeDataplane } from './dataplane/types';
 import { startAdminServer } from './admin/server';
 import { subscribeAccessLog } from './observability/access-log';
 import { publishDataplaneEvents } from './observability/events';
 import type { Logger } from './observability/logger';
-import { createMetrics } from './observability/metrics';
+import { createMetrics, type Metrics } from './observability/metrics';
 import { EndpointOwner } from './paths/endpoints';
+import { compileRuleset } from './policy';
+import { RedirectTable } from './redirect';
+import type { ReloadPlan } from './reload/plan';
 
 export interface ProxyOptions {
   loaded: LoadedConfig;
@@ -20,13 +27,22 @@ export interface ProxyOptions {
 }
 
 type Cleanup = () => void | Promise<void>;
+type Admin = Awaited<ReturnType<typeof startAdminServer>>;
+
+export const REDIRECT_TABLE = 'braid';
 
 export class Proxy {
-  private readonly loaded: LoadedConfig;
+  private loaded: LoadedConfig;
   private readonly logger: Logger;
   private readonly stateDir: string | undefined;
   private dataplane: NativeDataplane | undefined;
   private endpoints: EndpointOwner | undefined;
+  private metricsHandle: Metrics | undefined;
+  private admin: Admin | undefined;
+  private readonly redirect = new RedirectTable(REDIRECT_TABLE);
+  private readonly open = new Map<string, OpenListener>(); // by PlannedListener.key
+  private nextListenerId = 1;
+  private readonly draining = new Set<Promise<void>>();
   private readonly cleanups: Cleanup[] = [];
   private ready = false;
   private abortDrain = false;
@@ -36,6 +52,14 @@ export class Proxy {
     this.loaded = options.loaded;
     this.logger = options.logger;
     this.stateDir = options.stateDir;
+  }
+
+  get config(): LoadedConfig {
+    return this.loaded;
+  }
+
+  get metrics(): Metrics | undefined {
+    return this.metricsHandle;
   }
 
   async start(): Promise<void> {
@@ -52,67 +76,207 @@ export class Proxy {
     const rt = this.loaded.runtime;
     const log = this.logger;
 
-    // No paths: the namespace's endpoints and limits are not braid's business (and a second braid
-    // without paths may run beside one that has them).
-    if (rt.paths.length > 0) {
-      const endpoints = new EndpointOwner({
-        paths: rt.paths,
-        limits: rt.mptcp,
-        ...(this.stateDir !== undefined ? { stateDir: this.stateDir } : {}),
-        log: (level, message, fields) => log[level](fields ?? {}, message),
-      });
-      this.endpoints = endpoints;
-      endpoints.start();
-      this.cleanups.push(() => {
-        if (!endpoints.release()) log.warn({ stateFile: endpoints.stateFile }, 'some endpoints could not be removed; the next start retries');
-      });
-      log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
-    }
+    // A table left by a braid that was killed would capture traffic for ports nobody serves.
+    if (this.redirect.remove()) log.warn({ table: REDIRECT_TABLE }, 'removed a stale nftables table left by an earlier braid');
+    this.cleanups.push(() => void this.redirect.remove());
+
+    this.cleanups.push(() => this.releaseEndpoints());
+    this.startEndpoints(rt);
 
     this.cleanups.push(subscribeAccessLog(log));
     const dataplane = openDataplane(dataplaneSpec(rt), publishDataplaneEvents);
     this.dataplane = dataplane;
     this.cleanups.push(() => dataplane.close());
 
+    this.openListeners(planListeners(rt));
+    this.installRedirect(rt);
+
     const snapshot = (): DataplaneSnapshot => dataplane.snapshot();
-    const pathForAddress = (address: string): string | undefined => this.endpoints?.addressToPath(address);
-    const metrics = createMetrics({ snapshot, pathForAddress });
+    const metrics = createMetrics({ snapshot, pathForAddress: (a) => this.pathForAddress(a) });
+    this.metricsHandle = metrics;
     this.cleanups.push(() => metrics.dispose());
 
-    if (rt.admin.listen !== null) {
-      const admin = await startAdminServer({
-        listen: rt.admin.listen,
-        registry: metrics.registry,
-        snapshot,
-        ready: () => this.ready,
-        effectiveConfig: () => this.loaded.config,
-        pathForAddress,
-      });
-      this.cleanups.push(() => admin.close());
-      log.info({ admin: admin.address }, 'admin endpoint listening');
-    }
+    await this.startAdmin(rt);
+    this.cleanups.push(() => this.admin?.close());
 
-    const bound = dataplane.listenerAddresses();
-    for (const l of rt.listeners) {
-      const b = bound.find((x) => x.id === rt.listeners.indexOf(l) + 1);
-      log.info({ listener: l.name, mode: l.mode, listen: b, target: l.target }, 'listener ready');
+    for (const o of this.open.values()) log.info({ listener: o.planned.spec.name, role: o.planned.role, port: o.port }, 'listener ready');
+  }
+
+  private pathForAddress(address: string): string | undefined {
+    return this.endpoints?.addressToPath(address);
+  }
+
+  // No paths: the namespace's endpoints and limits are not braid's business (and a second braid
+  // without paths may run beside one that has them).
+  private startEndpoints(rt: RuntimeConfig): void {
+    if (rt.paths.length === 0) return;
+    const log = this.logger;
+    const endpoints = new EndpointOwner({
+      paths: rt.paths,
+      limits: rt.mptcp,
+      ...(this.stateDir !== undefined ? { stateDir: this.stateDir } : {}),
+      log: (level, message, fields) => log[level](fields ?? {}, message),
+    });
+    endpoints.start();
+    this.endpoints = endpoints;
+    log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
+  }
+
+  private releaseEndpoints(): void {
+    const endpoints = this.endpoints;
+    this.endpoints = undefined;
+    if (endpoints && !endpoints.release()) {
+      this.logger.warn({ stateFile: endpoints.stateFile }, 'some endpoints could not be removed; the next start retries');
     }
   }
 
-  /** Bound listener addresses (port 0 resolved), by listener name. */
+  private async startAdmin(rt: RuntimeConfig): Promise<void> {
+    if (rt.admin.listen === null || !this.dataplane || !this.metricsHandle) return;
+    const dataplane = this.dataplane;
+    this.admin = await startAdminServer({
+      listen: rt.admin.listen,
+      registry: this.metricsHandle.registry,
+      snapshot: () => dataplane.snapshot(),
+      ready: () => this.ready,
+      effectiveConfig: () => this.loaded.config,
+      pathForAddress: (a) => this.pathForAddress(a),
+    });
+    this.logger.info({ admin: this.admin.address }, 'admin endpoint listening');
+  }
+
+  /** Opens the planned listeners not open yet (all or none); returns those no longer planned. */
+  private openListeners(planned: PlannedListener[]): { added: OpenListener[]; stale: OpenListener[] } {
+    const dp = this.dataplane!;
+    const wanted = new Set(planned.map((p) => p.key));
+    const fresh = planned.filter((p) => !this.open.has(p.key));
+    const specs = fresh.map((p) => ({ ...p.spec, id: this.nextListenerId++ }));
+    const bound = specs.length > 0 ? dp.addListeners(specs) : [];
+    const added = specs.map((s, i) => ({ id: s.id, port: bound.find((b) => b.id === s.id)?.port ?? 0, planned: fresh[i]! }));
+    for (const a of added) this.open.set(a.planned.key, a);
+    const stale = [...this.open.values()].filter((o) => !wanted.has(o.planned.key));
+    return { added, stale };
+  }
+
+  /** Installs (or replaces, atomically) the nftables table, or removes it when nothing is transparent. */
+  private installRedirect(rt: RuntimeConfig, only?: Map<string, OpenListener>): void {
+    const open = [...(only ?? this.open).values()];
+    const transparent = open.some((o) => o.planned.role.kind !== 'address');
+    if (!transparent) {
+      this.redirect.remove();
+      return;
+    }
+    const ports = redirectPorts(open);
+    this.redirect.install(
+      compileRuleset({
+        policies: rt.policies,
+        outboundPorts: ports.outboundPorts,
+        inbound: ports.inbound,
+        mark: UPSTREAM_MARK,
+        rejectMark: REJECT_MARK,
+        table: REDIRECT_TABLE,
+      }),
+    );
+  }
+
+  /** Close listeners now; their connections drain in the background up to the drain timeout. */
+  private retire(listeners: OpenListener[]): void {
+    if (listeners.length === 0) return;
+    const dp = this.dataplane!;
+    dp.removeListeners(listeners.map((l) => l.id));
+    for (const l of listeners) this.open.delete(l.planned.key);
+    const drainMs = this.loaded.runtime.timeouts.drainMs;
+    for (const l of listeners) {
+      const done = (async () => {
+        const deadline = Date.now() + drainMs;
+        while (dp.activeConnections(l.id) > 0 && Date.now() < deadline && !this.stopping) await sleep(100);
+        if (dp.activeConnections(l.id) > 0 && !this.stopping) {
+          this.logger.warn({ listener: l.planned.spec.name, open: dp.activeConnections(l.id) }, 'retired listener: drain timeout, aborting');
+          dp.abortConnections(l.id);
+        }
+      })();
+      this.draining.add(done);
+      void done.finally(() => this.draining.delete(done));
+    }
+    this.logger.info({ listeners: listeners.map((l) => ({ name: l.planned.spec.name, role: l.planned.role })) }, 'listeners retired; draining');
+  }
+
+  /**
+   * Live reload: make `next` the running config, or leave everything as it was and throw.
+   * Order: what can fail without side effects first (bind new listeners, install the new
+   * ruleset), then what cannot fail (retire old listeners, limits, log level).
+   */
+  async apply(next: LoadedConfig, plan: ReloadPlan): Promise<void> {
+    const rt = next.runtime;
+    const previous = this.loaded.runtime;
+    const dp = this.dataplane;
+    if (!dp || this.stopping) throw new Error('braid is stopping');
+
+    if (plan.pathsChanged || plan.mptcpLimitsChanged) this.swapEndpoints(previous, rt);
+
+    let added: OpenListener[] = [];
+    try {
+      const result = this.openListeners(planListeners(rt));
+      added = result.added;
+      const keep = new Map([...this.open].filter(([, o]) => !result.stale.includes(o)));
+      if (added.length > 0 || result.stale.length > 0 || plan.policiesChanged) this.installRedirect(rt, keep);
+      this.retire(result.stale);
+    } catch (err) {
+      // Undo: close what this reload opened, put the old ruleset and endpoints back.
+      if (added.length > 0) {
+        dp.removeListeners(added.map((a) => a.id));
+        for (const a of added) this.open.delete(a.planned.key);
+      }
+      try {
+        this.installRedirect(previous);
+      } catch (restoreErr) {
+        this.logger.error({ err: restoreErr }, 'could not restore the previous nftables table');
+      }
+      if (plan.pathsChanged || plan.mptcpLimitsChanged) this.swapEndpoints(rt, previous);
+      throw err;
+    }
+
+    if (plan.timeoutsChanged || plan.limitsChanged) {
+      dp.setLimits({ maxConnections: rt.limits.maxConnections, connectTimeoutMs: rt.timeouts.connectMs, idleTimeoutMs: rt.timeouts.idleMs });
+    }
+    if (plan.logLevel !== undefined) this.logger.level = plan.logLevel;
+    this.loaded = next;
+    if (plan.adminChanged) await this.restartAdmin(rt);
+  }
+
+  private swapEndpoints(from: RuntimeConfig, to: RuntimeConfig): void {
+    if (isDeepStrictEqual(from.paths, to.paths) && isDeepStrictEqual(from.mptcp, to.mptcp)) return;
+    this.releaseEndpoints();
+    try {
+      this.startEndpoints(to);
+    } catch (err) {
+      this.startEndpoints(from); // the old paths worked a moment ago
+      throw err;
+    }
+  }
+
+  private async restartAdmin(rt: RuntimeConfig): Promise<void> {
+    // After the commit: a failure here is logged, the proxy itself has the new config.
+    try {
+      await this.admin?.close();
+      this.admin = undefined;
+      await this.startAdmin(rt);
+    } catch (err) {
+      this.logger.error({ err, admin: rt.admin.listen }, 'admin endpoint could not move to its new address');
+    }
+  }
+
+  /** Bound listener addresses (port 0 resolved) of the address listeners, by name. */
   listenerAddresses(): Map<string, { host: string; port: number }> {
     const out = new Map<string, { host: string; port: number }>();
-    const bound = this.dataplane?.listenerAddresses() ?? [];
-    this.loaded.runtime.listeners.forEach((l, i) => {
-      const b = bound.find((x) => x.id === i + 1);
-      if (b) out.set(l.name, { host: b.host, port: b.port });
-    });
+    for (const o of this.open.values()) {
+      if (o.planned.role.kind === 'address') out.set(o.planned.spec.name, { host: o.planned.spec.listen.host, port: o.port });
+    }
     return out;
   }
 
   /**
-   * Stop accepting, let open connections finish for up to the drain timeout, then abort the
-   * rest and remove everything braid set up. Safe to call more than once.
+   * Stop capturing and accepting, let open connections finish for up to the drain timeout, then
+   * abort the rest and remove everything braid set up. Safe to call more than once.
    */
   stop(options: { immediate?: boolean } = {}): Promise<void> {
     if (options.immediate === true) this.abortDrain = true;
@@ -122,6 +286,8 @@ export class Proxy {
 
   private async drainAndClose(): Promise<void> {
     this.ready = false;
+    // New connections of transparent apps go straight out again instead of to closed ports.
+    this.redirect.remove();
     const dp = this.dataplane;
     if (dp && !this.abortDrain) {
       dp.stopAccepting();
@@ -134,6 +300,7 @@ export class Proxy {
       }
       if (open > 0) this.logger.warn({ open }, 'drain timeout: aborting the remaining connections');
     }
+    await Promise.all(this.draining);
     await this.runCleanups();
   }
 
@@ -150,6 +317,7 @@ export class Proxy {
 
   /** Synchronous last resort for a crashing process: only what must not outlive us. */
   releaseKernelStateSync(): void {
+    this.redirect.remove();
     this.dataplane?.close();
     this.endpoints?.release();
   }

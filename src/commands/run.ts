@@ -3,6 +3,7 @@
 import { loadConfigFile } from '../config';
 import { createLogger, flushLogger } from '../observability/logger';
 import { Proxy } from '../proxy';
+import { Reloader } from '../reload/reloader';
 
 export async function runCommand(file: string, options: { stateDir?: string } = {}): Promise<void> {
   const loaded = loadConfigFile(file);
@@ -23,12 +24,22 @@ export async function runCommand(file: string, options: { stateDir?: string } = 
   process.on('unhandledRejection', crash);
 
   await proxy.start();
+  // File changes (including a Kubernetes ConfigMap's symlink swap) and SIGHUP reload live.
+  const reloader = new Reloader({
+    file,
+    current: () => proxy.config,
+    apply: (next, plan) => proxy.apply(next, plan),
+    logger,
+    metrics: proxy.metrics!,
+  });
+  reloader.start();
   logger.info({ config: file, pid: process.pid, workers: loaded.runtime.workers }, 'braid running');
 
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       signals++;
+      reloader.stop();
       if (signals === 1) {
         logger.info({ signal }, 'stopping: no new connections, draining open ones');
         proxy.stop().then(resolve, crash);

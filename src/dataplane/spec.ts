@@ -1,26 +1,17 @@
-// Runtime config -> the flat spec the native data plane copies. Pure; table-tested.
+// Runtime config -> the flat spec the native data plane copies. Listeners are added after the
+// data plane opens (see listeners.ts), the same way at start and on reload.
 import type { RuntimeConfig } from '../config';
-import type { NativeDataplaneSpec, NativeListenerSpec } from './types';
+import type { NativeDataplaneSpec } from './types';
 
-/** Pipe per relay direction: large enough that one splice moves a burst, small enough for 10k connections. */
+/** Pipe per relay direction for bulk streams: large enough that one splice moves a burst. */
 export const PIPE_SIZE = 256 * 1024;
 export const SUBFLOW_POLL_MS = 1000;
+/** SO_MARK on every socket braid dials; braid's nftables rules let it pass ("br"). */
+export const UPSTREAM_MARK = 0x6272;
+/** Packet mark the nat rules set for policies that reject; a filter rule resets them ("bs"). */
+export const REJECT_MARK = 0x6273;
 
 export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
-  const listeners: NativeListenerSpec[] = config.listeners.map((l, index) => ({
-    id: index + 1,
-    name: l.name,
-    mode: l.mode,
-    listen: { host: l.listen.host, port: l.listen.port },
-    // forward: plain TCP from the local app, MPTCP to the far side; inbound: the reverse.
-    listenProtocol: l.mode === 'forward' ? 'tcp' : 'mptcp',
-    target: { host: l.target.host, port: l.target.port },
-    targetProtocol: l.mode === 'forward' ? 'mptcp' : 'tcp',
-    backlog: l.backlog,
-    originalDestination: false,
-    fallback: 'allow',
-    policy: '',
-  }));
   return {
     workers: config.workers,
     maxConnections: config.limits.maxConnections,
@@ -28,7 +19,7 @@ export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
     idleTimeoutMs: config.timeouts.idleMs,
     pipeSize: PIPE_SIZE,
     subflowPollMs: SUBFLOW_POLL_MS,
-    upstreamMark: 0,
-    listeners,
+    upstreamMark: UPSTREAM_MARK,
+    listeners: [],
   };
 }
