@@ -95,7 +95,7 @@ export class Proxy {
     const bound = dataplane.listenerAddresses();
     for (const l of rt.listeners) {
       const b = bound.find((x) => x.id === rt.listeners.indexOf(l) + 1);
-      log.info({ listener: l.name, mode: l.mode, listen: b, target: l.target }, 'listener ready');
+      log.info({ listener: l.name, mode: l.mode, listen: b, target: 'target' in l ? l.target : undefined }, 'listener ready');
     }
   }
 

@@ -7,7 +7,9 @@ export const PIPE_SIZE = 256 * 1024;
 export const SUBFLOW_POLL_MS = 1000;
 
 export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
-  const listeners: NativeListenerSpec[] = config.listeners.map((l, index) => ({
+  // Transparent listeners are not in the data plane yet (they need SO_ORIGINAL_DST dialling and
+  // the nftables table); the others keep id = index + 1 so ids still name config entries.
+  const listeners: NativeListenerSpec[] = config.listeners.flatMap((l, index) => (l.mode !== 'forward' && l.mode !== 'inbound' ? [] : [{
     id: index + 1,
     name: l.name,
     mode: l.mode,
@@ -17,7 +19,7 @@ export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
     target: { host: l.target.host, port: l.target.port },
     targetProtocol: l.mode === 'forward' ? 'mptcp' : 'tcp',
     backlog: l.backlog,
-  }));
+  }]));
   return {
     workers: config.workers,
     maxConnections: config.limits.maxConnections,
