@@ -92,6 +92,10 @@ export class Proxy {
       log.info({ admin: admin.address }, 'admin endpoint listening');
     }
 
+    const transparent = rt.listeners.filter((l) => l.mode === 'transparent' || l.mode === 'transparent-inbound').map((l) => l.name);
+    if (transparent.length > 0) {
+      log.warn({ listeners: transparent }, 'transparent listeners are not wired into the data plane yet: nothing is captured');
+    }
     const bound = dataplane.listenerAddresses();
     for (const l of rt.listeners) {
       const b = bound.find((x) => x.id === rt.listeners.indexOf(l) + 1);
