@@ -41,6 +41,17 @@ program
   });
 
 program
+  .command('redirect')
+  .description('the nftables table braid owns in this network namespace')
+  .command('status')
+  .description('show the installed redirect rules with their policy and packet/byte counters')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .action(async (opts: { output: 'table' | 'json' }) => {
+    const { redirectStatusCommand } = await import('./commands/redirect-status');
+    await redirectStatusCommand(opts);
+  });
+
+program
   .command('demo')
   .description('build a two-node, two-path topology in network namespaces and show multipath at work')
   .option('-s, --seconds <n>', 'length of the transfer', '12')

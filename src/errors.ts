@@ -10,6 +10,7 @@ export const ErrorCodes = {
   BRAID_PATH_STATE: { exitCode: 1, summary: 'the endpoint state file is held by another running braid, unreadable, or cannot be written' },
   BRAID_NATIVE: { exitCode: 1, summary: 'the native data plane failed (worker, epoll, or addon load)' },
   BRAID_ADMIN: { exitCode: 1, summary: 'the admin HTTP endpoint could not start or could not be reached' },
+  BRAID_REDIRECT: { exitCode: 1, summary: 'the nftables table braid owns could not be installed, listed or removed (nft failed)' },
   BRAID_TESTBED: { exitCode: 1, summary: 'the network-namespace test bed could not be built, driven or removed (ip/tc/ethtool failed)' },
 } as const;
 

@@ -46,6 +46,11 @@ function toIssue(error: ErrorObject, at: PathSegment[], retired: readonly Retire
     case 'enum':
       return value(at, `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')} (got ${describe(error.data)})`);
     case 'anyOf': {
+      // A string that only a formatted branch could take: that check says what is wrong with it.
+      const formatted = (error.schema as Schema[]).find((b) => b['type'] === 'string' && typeof b['format'] === 'string');
+      const check = ALL_CHECKS.find((c) => c.format === formatted?.['format']);
+      const problem = typeof error.data === 'string' ? check?.problem(error.data) : undefined;
+      if (problem !== undefined) return value(at, problem);
       const branches = (error.schema as Schema[]).map(describeSchema).join(' or ');
       return value(at, `must be ${branches} (got ${describe(error.data)})`);
     }

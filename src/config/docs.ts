@@ -12,6 +12,10 @@ const FORMAT_WORDS: Record<string, string> = {
   [CHECKS.dialAddress.format]: 'address, port 1..65535',
   [CHECKS.adminListen.format]: 'address or `off`',
   [CHECKS.duration.format]: 'duration',
+  [CHECKS.target.format]: 'address, port 1..65535, or host',
+  [CHECKS.cidr.format]: 'CIDR',
+  [CHECKS.portRange.format]: '`FROM-TO` range',
+  [CHECKS.cgroup.format]: 'cgroupv2 path',
 };
 
 export function renderConfigDocs(schema: Schema = configJsonSchema()): string {
@@ -34,12 +38,20 @@ Rules that hold everywhere:
 - An address is numeric, never a host name: \`ipv4:port\` or \`[ipv6]:port\` (an IPv6 address needs
   the brackets). A listen address may use port 0 (a free port); a dialled one may not.
 - A duration is a whole number and one unit: \`ms\`, \`s\`, \`m\` or \`h\` (\`500ms\`, \`5s\`, \`15m\`).
+- A CIDR is \`address/length\` of either family (\`198.18.8.0/24\`, \`2001:2::/48\`) without host bits
+  set; a bare address is one host.
 - A name is 1 to 32 characters \`a-z\`, \`0-9\` and \`-\`, starting with a letter or digit.
 - Every problem is reported as \`FILE:LINE:COLUMN: KEY.PATH: message\` and braid exits with status 2
   (see [errors.md](errors.md)).
 
-Rules between keys: path names, interfaces and listener names are unique; a \`forward\` listener
-needs \`upstream\` and may not have \`target\`, an \`inbound\` listener the reverse; no two listeners
+Rules between keys: path names, interfaces, listener and policy names are unique; a \`forward\`
+listener needs \`listen\` and \`upstream\`, an \`inbound\` one \`listen\` and \`target\` (with a
+port), a \`transparent\` one none of \`listen\`, \`upstream\`, \`target\`, \`ports\`, a
+\`transparent-inbound\` one \`ports\` (each port once across such listeners) and optionally a
+\`target\` host without port; at most one \`transparent\` listener, and it and \`policies\` require
+each other; a policy without \`match\` (or with an empty one) takes every connection and must be the
+last; \`fallback\` is only for \`action: mptcp\`; a policy's \`paths\` name entries of \`paths\`; a
+policy whose \`destination\` and \`source\` share no address family is an error; no two listeners
 (nor \`admin.listen\`) may bind the same or an overlapping address (\`0.0.0.0\` overlaps every
 IPv4 address of its port, \`[::]\` every IPv6 one: listeners bind IPv6 only, so \`0.0.0.0:P\` and
 \`[::]:P\` together take both families; \`admin.listen\` on \`[::]\` is dual-stack and overlaps
@@ -73,8 +85,10 @@ function typeWords(schema: Schema): string {
   switch (schema['type']) {
     case 'integer':
       return `integer ${String(schema['minimum'])}..${String(schema['maximum'])}`;
-    case 'array':
-      return 'list of mappings';
+    case 'array': {
+      const items = (schema['items'] ?? {}) as Schema;
+      return items['type'] === 'object' ? 'list of mappings' : `list of (${typeWords(items)})`;
+    }
     case 'object':
       return 'mapping';
     default:

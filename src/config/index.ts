@@ -4,6 +4,18 @@ export { ConfigError, formatIssue } from './config-error';
 export type { ConfigIssue } from './issue';
 export { configJsonSchema } from './json-schema';
 export { DEFAULTS } from './defaults';
-export { BraidConfigSchema, type BraidConfig, type ListenerConfig, type PathConfig } from './schema';
-export type { RuntimeConfig, RuntimeListener, SocketAddress } from './runtime';
+export { BraidConfigSchema, type BraidConfig, type ListenerConfig, type PathConfig, type PolicyConfig } from './schema';
+export type {
+  Cidr,
+  PortRange,
+  RuntimeAddressListener,
+  RuntimeConfig,
+  RuntimeListener,
+  RuntimeMatch,
+  RuntimePolicy,
+  RuntimeTransparentInboundListener,
+  RuntimeTransparentListener,
+  SocketAddress,
+} from './runtime';
+export { cidrContains, formatCidr, parseCidr } from './cidr';
 export { formatSocketAddress } from './address';

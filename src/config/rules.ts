@@ -6,7 +6,38 @@ import { formatSocketAddress, parseSocketAddress, type SocketAddress } from './a
 import { parseDuration } from './duration';
 import type { RawIssue } from './issue';
 import { formatPath, type KeyPath } from './path';
-import type { BraidConfig } from './schema';
+import { parseHost } from './cidr';
+import type { BraidConfig, ListenerConfig, PolicyConfig } from './schema';
+
+type ListenerKey = 'listen' | 'upstream' | 'target' | 'ports';
+
+// Which keys each listener mode needs and which it must not have; `uses` words the forbidden-key message.
+const LISTENER_KEYS: Record<ListenerConfig['mode'], { required: ListenerKey[]; forbidden: ListenerKey[]; uses: string }> = {
+  forward: { required: ['listen', 'upstream'], forbidden: ['target', 'ports'], uses: 'a forward listener uses "listen" and "upstream"' },
+  inbound: { required: ['listen', 'target'], forbidden: ['upstream', 'ports'], uses: 'an inbound listener uses "listen" and "target"' },
+  transparent: {
+    required: [],
+    forbidden: ['listen', 'upstream', 'target', 'ports'],
+    uses: 'a transparent listener binds ephemeral ports and dials the original destination; policies say what it captures',
+  },
+  'transparent-inbound': {
+    required: ['ports'],
+    forbidden: ['listen', 'upstream'],
+    uses: 'a transparent-inbound listener binds ephemeral ports and takes "ports" and an optional "target" host',
+  },
+};
+
+const KEY_WHY: Record<ListenerKey, string> = {
+  listen: 'the address to accept connections on',
+  upstream: 'the remote address to dial over MPTCP',
+  target: 'the local address to deliver to',
+  ports: 'the local ports whose incoming connections braid takes',
+};
+
+/** A policy without match, or with an empty one, takes every connection. */
+export function isCatchAll(match: PolicyConfig['match']): boolean {
+  return match === undefined || Object.values(match).every((v) => v === undefined);
+}
 
 export function crossFieldRules(config: BraidConfig): RawIssue[] {
   const issues: RawIssue[] = [];
@@ -19,17 +50,66 @@ export function crossFieldRules(config: BraidConfig): RawIssue[] {
   unique(config.listeners.map((l, i) => ({ value: l.name, path: ['listeners', i, 'name'] })), 'listener name', value);
 
   config.listeners.forEach((l, i) => {
-    const [needed, forbidden] = l.mode === 'forward' ? (['upstream', 'target'] as const) : (['target', 'upstream'] as const);
-    const why = l.mode === 'forward' ? 'the remote address to dial over MPTCP' : 'the local address to deliver to';
-    if (l[needed] === undefined) {
-      issues.push({ path: ['listeners', i, needed], anchor: 'parent', message: `mode "${l.mode}" requires "${needed}" (${why})` });
+    const keys = LISTENER_KEYS[l.mode];
+    for (const key of keys.required) {
+      if (l[key] === undefined) {
+        issues.push({ path: ['listeners', i, key], anchor: 'parent', message: `mode "${l.mode}" requires "${key}" (${KEY_WHY[key]})` });
+      }
     }
-    if (l[forbidden] !== undefined) {
-      issues.push({
-        path: ['listeners', i, forbidden],
-        anchor: 'key',
-        message: `"${forbidden}" is not allowed with mode "${l.mode}" (a ${l.mode} listener uses "${needed}")`,
-      });
+    for (const key of keys.forbidden) {
+      if (l[key] !== undefined) {
+        issues.push({ path: ['listeners', i, key], anchor: 'key', message: `"${key}" is not allowed with mode "${l.mode}" (${keys.uses})` });
+      }
+    }
+    if (l.target !== undefined && (l.mode === 'inbound' || l.mode === 'transparent-inbound')) {
+      const hostOnly = parseHost(l.target) !== undefined;
+      if (l.mode === 'inbound' && hostOnly) {
+        value(['listeners', i, 'target'], `"${l.target}" has no port: an inbound listener delivers to "ipv4:port" or "[ipv6]:port"`);
+      }
+      if (l.mode === 'transparent-inbound' && !hostOnly) {
+        value(['listeners', i, 'target'], `"${l.target}": a transparent-inbound target is a bare numeric host such as "127.0.0.1" or "::1" (each connection keeps its own port)`);
+      }
+    }
+  });
+
+  const transparent = config.listeners.flatMap((l, i) => (l.mode === 'transparent' ? [i] : []));
+  for (const i of transparent.slice(1)) {
+    value(['listeners', i, 'mode'], `only one transparent listener is allowed (already listeners[${transparent[0]}] "${config.listeners[transparent[0]!]!.name}")`);
+  }
+  // A port taken by two transparent-inbound listeners would go to whichever rule came first.
+  unique(
+    config.listeners.flatMap((l, i) => (l.mode === 'transparent-inbound' ? (l.ports ?? []).map((p, k) => ({ value: String(p), path: ['listeners', i, 'ports', k] })) : [])),
+    'transparent-inbound port',
+    value,
+  );
+
+  if (transparent.length > 0 && config.policies.length === 0) {
+    issues.push({ path: ['policies'], anchor: 'parent', message: 'add policies: a transparent listener captures what policies send to it' });
+  }
+  if (transparent.length === 0 && config.policies.length > 0) {
+    issues.push({ path: ['policies'], anchor: 'key', message: 'policies need a listener with mode "transparent" to act on the connections they capture' });
+  }
+  unique(config.policies.map((p, i) => ({ value: p.name, path: ['policies', i, 'name'] })), 'policy name', value);
+  const pathNames = new Set(config.paths.map((p) => p.name));
+  let catchAll: number | undefined;
+  config.policies.forEach((p, i) => {
+    if (catchAll !== undefined) {
+      value(['policies', i, 'name'], `unreachable: policy "${config.policies[catchAll]!.name}" (policies[${catchAll}]) has no match and takes every connection first; a policy without match must be the last one`);
+    }
+    if (catchAll === undefined && isCatchAll(p.match)) catchAll = i;
+    if (p.fallback !== undefined && p.action !== 'mptcp') {
+      issues.push({ path: ['policies', i, 'fallback'], anchor: 'key', message: `"fallback" only applies to action "mptcp" (this policy's action is "${p.action}")` });
+    }
+    (p.paths ?? []).forEach((name, k) => {
+      if (!pathNames.has(name)) {
+        value(['policies', i, 'paths', k], `no path named "${name}" in paths[]${pathNames.size === 0 ? ' (none are configured)' : `: known are ${[...pathNames].join(', ')}`}`);
+      }
+    });
+    const families = (cidrs: string[] | undefined) => new Set((cidrs ?? []).map((c) => (c.includes(':') ? 6 : 4)));
+    const destination = families(p.match?.destination);
+    const source = families(p.match?.source);
+    if (destination.size > 0 && source.size > 0 && ![...destination].some((f) => source.has(f))) {
+      value(['policies', i, 'match'], 'matches nothing: "destination" and "source" share no address family');
     }
   });
 
@@ -37,9 +117,10 @@ export function crossFieldRules(config: BraidConfig): RawIssue[] {
   // Listeners bind IPv6 with IPV6_V6ONLY (the data plane's choice); the admin endpoint is Node's
   // http server, where "::" is dual-stack.
   const binds: Bind[] = [];
-  config.listeners.forEach((l, i) =>
-    binds.push({ path: ['listeners', i, 'listen'], label: `listener "${l.name}"`, address: bindAddress(l.listen), dualStack: false }),
-  );
+  config.listeners.forEach((l, i) => {
+    if (l.listen === undefined) return; // transparent modes bind ephemeral ports; a missing listen is reported above
+    binds.push({ path: ['listeners', i, 'listen'], label: `listener "${l.name}"`, address: bindAddress(l.listen), dualStack: false });
+  });
   if (config.admin.listen !== 'off') {
     binds.push({ path: ['admin', 'listen'], label: 'the admin endpoint', address: bindAddress(config.admin.listen), dualStack: true });
   }

@@ -2,18 +2,58 @@
 // "auto" and "5s", parsed addresses instead of strings. No rule is checked here.
 import { availableParallelism } from 'node:os';
 import { parseSocketAddress, type SocketAddress } from './address';
+import { parseCidr, parseHost, parsePortRange, type Cidr, type PortRange } from './cidr';
+import { DEFAULTS } from './defaults';
 import { parseDuration } from './duration';
-import type { BraidConfig, ListenerConfig, PathConfig } from './schema';
+import type { BraidConfig, ListenerConfig, PathConfig, PolicyConfig } from './schema';
 
-export type { SocketAddress };
+export type { SocketAddress, Cidr, PortRange };
 
-export interface RuntimeListener {
+/** forward and inbound: one socket on `listen`, relaying to `target`. */
+export interface RuntimeAddressListener {
   name: string;
-  mode: ListenerConfig['mode'];
+  mode: 'forward' | 'inbound';
   listen: SocketAddress;
   /** forward: the upstream dialled over MPTCP; inbound: the local target. */
   target: SocketAddress;
   backlog: number;
+}
+
+/** Outgoing connections captured by policies; dials each one's original destination. */
+export interface RuntimeTransparentListener {
+  name: string;
+  mode: 'transparent';
+  backlog: number;
+}
+
+/** Incoming connections to `ports` captured by nftables; delivered to `targetHost` on the same port. */
+export interface RuntimeTransparentInboundListener {
+  name: string;
+  mode: 'transparent-inbound';
+  ports: number[];
+  targetHost: string; // numeric, IPv6 without brackets
+  targetFamily: 4 | 6;
+  backlog: number;
+}
+
+export type RuntimeListener = RuntimeAddressListener | RuntimeTransparentListener | RuntimeTransparentInboundListener;
+
+/** A policy's match; an empty list means the key was absent (any value matches). */
+export interface RuntimeMatch {
+  destination: Cidr[];
+  ports: PortRange[];
+  source: Cidr[];
+  uid: number[];
+  cgroup: string[];
+}
+
+export interface RuntimePolicy {
+  name: string;
+  match: RuntimeMatch;
+  action: PolicyConfig['action'];
+  paths: string[];
+  /** Meaningful for action mptcp; 'allow' for the other actions. */
+  fallback: 'allow' | 'deny';
 }
 
 export interface RuntimeConfig {
@@ -22,6 +62,7 @@ export interface RuntimeConfig {
   paths: PathConfig[];
   mptcp: BraidConfig['mptcp'];
   listeners: RuntimeListener[];
+  policies: RuntimePolicy[];
   limits: BraidConfig['limits'];
   timeouts: { connectMs: number; idleMs: number; drainMs: number };
   admin: { listen: SocketAddress | null };
@@ -34,13 +75,8 @@ export function toRuntimeConfig(config: BraidConfig, cpus: number = availablePar
     workers: config.workers === 'auto' ? Math.min(Math.max(cpus, 1), 256) : config.workers,
     paths: config.paths.map((p) => ({ ...p })),
     mptcp: { ...config.mptcp },
-    listeners: config.listeners.map((l) => ({
-      name: l.name,
-      mode: l.mode,
-      listen: address(l.listen),
-      target: address(l.mode === 'forward' ? l.upstream : l.target),
-      backlog: l.backlog,
-    })),
+    listeners: config.listeners.map(listener),
+    policies: config.policies.map(policy),
     limits: { ...config.limits },
     timeouts: {
       connectMs: ms(config.timeouts.connect),
@@ -52,7 +88,50 @@ export function toRuntimeConfig(config: BraidConfig, cpus: number = availablePar
   };
 }
 
-// Both helpers only see values the schema and crossFieldRules accepted.
+function listener(l: ListenerConfig): RuntimeListener {
+  switch (l.mode) {
+    case 'forward':
+    case 'inbound':
+      return {
+        name: l.name,
+        mode: l.mode,
+        listen: address(l.listen),
+        target: address(l.mode === 'forward' ? l.upstream : l.target),
+        backlog: l.backlog,
+      };
+    case 'transparent':
+      return { name: l.name, mode: l.mode, backlog: l.backlog };
+    case 'transparent-inbound': {
+      const target = parseHost(l.target ?? DEFAULTS.listener.transparentInboundTarget);
+      if (target === undefined) throw new Error(`toRuntimeConfig: unvalidated target host "${l.target}"`);
+      return { name: l.name, mode: l.mode, ports: [...(l.ports ?? [])], targetHost: target.host, targetFamily: target.family, backlog: l.backlog };
+    }
+  }
+}
+
+function policy(p: PolicyConfig): RuntimePolicy {
+  const m = p.match ?? {};
+  return {
+    name: p.name,
+    match: {
+      destination: (m.destination ?? []).map((c) => parsed(parseCidr(c))),
+      ports: (m.ports ?? []).map((port) => (typeof port === 'number' ? { from: port, to: port } : parsed(parsePortRange(port)))),
+      source: (m.source ?? []).map((c) => parsed(parseCidr(c))),
+      uid: [...(m.uid ?? [])],
+      cgroup: [...(m.cgroup ?? [])],
+    },
+    action: p.action,
+    paths: [...(p.paths ?? [])],
+    fallback: p.action === 'mptcp' ? (p.fallback ?? DEFAULTS.policy.fallback) : 'allow',
+  };
+}
+
+function parsed<T>(r: { ok: true; value: T } | { ok: false; problem: string }): T {
+  if (!r.ok) throw new Error(`toRuntimeConfig: unvalidated value: ${r.problem}`);
+  return r.value;
+}
+
+// These helpers only see values the schema and crossFieldRules accepted.
 function address(text: string | undefined): SocketAddress {
   const parsed = parseSocketAddress(text ?? '', { allowPortZero: true });
   if (!parsed.ok) throw new Error(`toRuntimeConfig: unvalidated address: ${parsed.problem}`);

@@ -23,7 +23,9 @@ function object<T extends Parameters<typeof Type.Object>[0]>(properties: T, opti
 }
 
 export const TRANSPORTS = ['kernel', 'dpdk'] as const;
-export const LISTENER_MODES = ['forward', 'inbound'] as const;
+export const LISTENER_MODES = ['forward', 'inbound', 'transparent', 'transparent-inbound'] as const;
+export const POLICY_ACTIONS = ['mptcp', 'tcp', 'bypass', 'reject'] as const;
+export const FALLBACKS = ['allow', 'deny'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 const PathSchema = object(
@@ -50,17 +52,21 @@ const PathSchema = object(
   { description: 'One network path of this node: an interface whose addresses carry MPTCP subflows.' },
 );
 
+const PORT = { minimum: 1, maximum: 65535 } as const;
+
 const ListenerSchema = object(
   {
     name: checked(CHECKS.name, { description: 'Name of the listener, used in metrics and logs. Unique among listeners.' }),
     mode: stringEnum(LISTENER_MODES, {
       description:
-        'forward: accept plain TCP from local applications and dial `upstream` over MPTCP. inbound: accept MPTCP (and plain TCP) from peers and deliver to the local `target` over TCP.',
+        'forward: accept plain TCP from local applications and dial `upstream` over MPTCP. inbound: accept MPTCP (and plain TCP) from peers and deliver to the local `target` over TCP. transparent: capture outgoing TCP connections of this node as `policies` say (nftables) and dial their original destination; takes no address keys. transparent-inbound: capture incoming connections to `ports` (nftables) and deliver them to `target` on the same port. At most one transparent listener; it and `policies` require each other.',
     }),
-    listen: checked(CHECKS.listenAddress, {
-      description:
-        'Address to accept connections on: "ipv4:port" or "[ipv6]:port", numeric only; port 0 picks a free port. No two listeners (nor admin.listen) may bind the same or an overlapping address.',
-    }),
+    listen: Type.Optional(
+      checked(CHECKS.listenAddress, {
+        description:
+          'forward and inbound only, and required there: address to accept connections on, "ipv4:port" or "[ipv6]:port", numeric only; port 0 picks a free port. No two listeners (nor admin.listen) may bind the same or an overlapping address. Transparent listeners bind ephemeral ports of their own.',
+      }),
+    ),
     upstream: Type.Optional(
       checked(CHECKS.dialAddress, {
         description:
@@ -68,9 +74,16 @@ const ListenerSchema = object(
       }),
     ),
     target: Type.Optional(
-      checked(CHECKS.dialAddress, {
+      checked(CHECKS.target, {
         description:
-          'inbound only, and required there: the local address to deliver to over TCP, "ipv4:port" or "[ipv6]:port" (port 1..65535).',
+          `inbound: required, the local address to deliver to over TCP, "ipv4:port" or "[ipv6]:port" (port 1..65535). transparent-inbound: the numeric host to deliver to, without a port (each connection keeps its port); default ${DEFAULTS.listener.transparentInboundTarget}. Not allowed with forward or transparent.`,
+      }),
+    ),
+    ports: Type.Optional(
+      Type.Array(Type.Integer({ ...PORT, description: 'A TCP port.' }), {
+        minItems: 1,
+        description:
+          'transparent-inbound only, and required there: the local TCP ports whose incoming connections braid takes (1..65535, each once across all transparent-inbound listeners).',
       }),
     ),
     backlog: Type.Integer({
@@ -81,6 +94,68 @@ const ListenerSchema = object(
     }),
   },
   { description: 'One listening socket and where its connections go.' },
+);
+
+const MatchSchema = object(
+  {
+    destination: Type.Optional(
+      Type.Array(checked(CHECKS.cidr, { description: 'A CIDR (a bare address is one host).' }), {
+        minItems: 1,
+        description: 'Destination CIDRs, IPv4 or IPv6, e.g. "198.18.8.0/24", "2001:2::/48". A connection of a family none of them has does not match.',
+      }),
+    ),
+    ports: Type.Optional(
+      Type.Array(Type.Union([Type.Integer(PORT), checked(CHECKS.portRange, { description: 'A range "FROM-TO", FROM <= TO.' })]), {
+        minItems: 1,
+        description: 'Destination TCP ports: a port (6379) or a range ("7000-7100", inclusive).',
+      }),
+    ),
+    source: Type.Optional(
+      Type.Array(checked(CHECKS.cidr, { description: 'A CIDR (a bare address is one host).' }), {
+        minItems: 1,
+        description: "Local source CIDRs (the address the connection leaves from).",
+      }),
+    ),
+    uid: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 0, maximum: 4294967294, description: 'A user id.' }), {
+        minItems: 1,
+        description: 'User ids owning the connecting socket (nftables meta skuid), 0..4294967294.',
+      }),
+    ),
+    cgroup: Type.Optional(
+      Type.Array(checked(CHECKS.cgroup, { description: 'A cgroupv2 path.' }), {
+        minItems: 1,
+        description:
+          'cgroupv2 paths below the cgroup root, without a leading "/", e.g. "system.slice/app.service": the connecting socket\'s cgroup is that one or below it. The cgroups must exist when braid installs its rules.',
+      }),
+    ),
+  },
+  {
+    description:
+      'What the policy applies to. Keys are ANDed, list items within one key ORed. Absent or empty: every connection (such a policy must be the last one).',
+  },
+);
+
+const PolicySchema = object(
+  {
+    name: checked(CHECKS.name, { description: 'Name of the policy, a label in metrics, logs and `braid redirect status`. Unique among policies.' }),
+    match: Type.Optional(MatchSchema),
+    action: stringEnum(POLICY_ACTIONS, {
+      description:
+        'mptcp: carry the connection through braid over MPTCP. tcp: through braid over plain TCP. bypass: leave it alone. reject: refuse it (the application sees ECONNREFUSED).',
+    }),
+    paths: Type.Optional(
+      Type.Array(checked(CHECKS.name, { description: 'A name from paths[].' }), {
+        description: 'Names of paths (from `paths`) the policy\'s connections should use. Informational with the kernel path manager.',
+      }),
+    ),
+    fallback: Type.Optional(
+      stringEnum(FALLBACKS, {
+        description: `mptcp only: allow: relay over plain TCP when the peer cannot do MPTCP; deny: reset the client instead. Default ${DEFAULTS.policy.fallback}.`,
+      }),
+    ),
+  },
+  { description: 'One rule for outgoing connections captured by the transparent listener; the first policy that matches decides.' },
 );
 
 export const BraidConfigSchema = object(
@@ -122,6 +197,11 @@ export const BraidConfigSchema = object(
     listeners: Type.Array(ListenerSchema, {
       minItems: 1,
       description: 'The sockets braid accepts connections on; at least one.',
+    }),
+    policies: Type.Array(PolicySchema, {
+      default: DEFAULTS.policies,
+      description:
+        'What the transparent listener does with outgoing connections, in order: the first policy that matches decides. Required with a transparent listener, not allowed without one.',
     }),
     limits: object(
       {
@@ -178,6 +258,7 @@ export const BraidConfigSchema = object(
 export type BraidConfig = Static<typeof BraidConfigSchema>;
 export type PathConfig = BraidConfig['paths'][number];
 export type ListenerConfig = BraidConfig['listeners'][number];
+export type PolicyConfig = BraidConfig['policies'][number];
 
 type JsonSchema = { [key: string]: unknown };
 

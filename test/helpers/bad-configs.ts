@@ -1,6 +1,7 @@
 // The bad-config fixtures and what each must produce, read from its header comments:
 //   # expect: KEY.PATH line N
 //   # code: BRAID_CONFIG_READ        (optional; default BRAID_CONFIG_INVALID)
+//   # message: TEXT                  (optional; the issue's message must contain TEXT)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -14,6 +15,7 @@ export interface BadConfigFixture {
   path: string;
   line: number;
   code: 'BRAID_CONFIG_INVALID' | 'BRAID_CONFIG_READ';
+  message: string | undefined;
 }
 
 export function badConfigFixtures(): BadConfigFixture[] {
@@ -27,6 +29,7 @@ export function badConfigFixtures(): BadConfigFixture[] {
       if (expect === null) throw new Error(`${file}: no "# expect: KEY.PATH line N" header`);
       const code = /^# code: (\S+)$/m.exec(text)?.[1] ?? 'BRAID_CONFIG_INVALID';
       if (code !== 'BRAID_CONFIG_INVALID' && code !== 'BRAID_CONFIG_READ') throw new Error(`${file}: unknown code ${code}`);
-      return { name, file, text, path: expect[1]!, line: Number(expect[2]), code };
+      const message = /^# message: (.+)$/m.exec(text)?.[1];
+      return { name, file, text, path: expect[1]!, line: Number(expect[2]), code, message };
     });
 }

@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BraidError } from '../../src/errors';
-import { ConfigError, DEFAULTS, configJsonSchema, loadConfigFile, parseConfigText, type ConfigIssue } from '../../src/config';
+import {
+  ConfigError,
+  DEFAULTS,
+  configJsonSchema,
+  loadConfigFile,
+  parseConfigText,
+  type ConfigIssue,
+  type RuntimeAddressListener,
+  type RuntimeListener,
+} from '../../src/config';
 import { parseSocketAddress } from '../../src/config/address';
 import { parseDuration } from '../../src/config/duration';
 import { parseConfig } from '../../src/config/load';
@@ -16,6 +25,11 @@ const FORWARD = `listeners:
     listen: 127.0.0.1:16379
     upstream: 198.18.1.2:7379
 `;
+
+function addressListener(l: RuntimeListener | undefined): RuntimeAddressListener {
+  assert.ok(l !== undefined && (l.mode === 'forward' || l.mode === 'inbound'), `not a forward or inbound listener: ${JSON.stringify(l)}`);
+  return l;
+}
 
 function issuesOf(text: string, source = 'test.yaml'): readonly ConfigIssue[] {
   try {
@@ -37,6 +51,7 @@ describe('valid configs', () => {
       paths: [],
       mptcp: { subflows: 8, addAddrAccepted: 8 },
       listeners: [{ name: 'redis-out', mode: 'forward', listen: '127.0.0.1:16379', upstream: '198.18.1.2:7379', backlog: 1024 }],
+      policies: [],
       limits: { maxConnections: 10000 },
       timeouts: { connect: '5s', idle: '15m', drain: '30s' },
       admin: { listen: '127.0.0.1:9464' },
@@ -56,6 +71,7 @@ describe('valid configs', () => {
           backlog: 1024,
         },
       ],
+      policies: [],
       limits: { maxConnections: 10000 },
       timeouts: { connectMs: 5000, idleMs: 900_000, drainMs: 30_000 },
       admin: { listen: { host: '127.0.0.1', port: 9464, family: 4 } },
@@ -72,7 +88,7 @@ describe('valid configs', () => {
   it('loads examples/braid.yaml', () => {
     const loaded = loadConfigFile(join(repoRoot, 'examples', 'braid.yaml'));
     assert.equal(loaded.runtime.listeners.length, 2);
-    assert.deepEqual(loaded.runtime.listeners[1]?.target, { host: '127.0.0.1', port: 6379, family: 4 });
+    assert.deepEqual(addressListener(loaded.runtime.listeners[1]).target, { host: '127.0.0.1', port: 6379, family: 4 });
   });
 
   const table: { name: string; yaml: string; check(l: ReturnType<typeof parseConfigText>): void }[] = [
@@ -80,8 +96,8 @@ describe('valid configs', () => {
       name: 'IPv6 addresses are canonical, without brackets',
       yaml: `listeners:\n  - {name: a, mode: inbound, listen: "[2001:DB8:0::1]:0", target: "[::1]:6379"}\n`,
       check: (l) => {
-        assert.deepEqual(l.runtime.listeners[0]?.listen, { host: '2001:db8::1', port: 0, family: 6 });
-        assert.deepEqual(l.runtime.listeners[0]?.target, { host: '::1', port: 6379, family: 6 });
+        assert.deepEqual(addressListener(l.runtime.listeners[0]).listen, { host: '2001:db8::1', port: 0, family: 6 });
+        assert.deepEqual(addressListener(l.runtime.listeners[0]).target, { host: '::1', port: 6379, family: 6 });
       },
     },
     {
@@ -117,6 +133,65 @@ describe('valid configs', () => {
   ];
   for (const t of table) it(t.name, () => t.check(parseConfigText(t.yaml, 't.yaml')));
 
+  it('parses a transparent config: listeners of every transparent kind and policies', () => {
+    const { config, runtime } = parseConfigText(
+      `paths: [{name: nic0, interface: eth0}]
+listeners:
+  - {name: out, mode: transparent}
+  - {name: web, mode: transparent-inbound, ports: [8080, 8443]}
+  - {name: web6, mode: transparent-inbound, ports: [9000], target: "0:0::1"}
+policies:
+  - name: storage
+    match:
+      destination: [198.18.8.0/24, "2001:2:0::/48", 198.18.9.7]
+      ports: [6379, 7000-7100]
+      source: [198.18.1.0/24]
+      uid: [0, 1000]
+      cgroup: [system.slice/app.service]
+    action: mptcp
+    paths: [nic0]
+  - {name: plain, match: {ports: [80]}, action: tcp}
+  - {name: deny, match: {}, action: reject}
+`,
+      't.yaml',
+    );
+    assert.equal(config.policies[0]?.fallback, undefined, 'fallback is not invented into the effective config');
+    assert.deepEqual(runtime.listeners.slice(0, 3), [
+      { name: 'out', mode: 'transparent', backlog: 1024 },
+      { name: 'web', mode: 'transparent-inbound', ports: [8080, 8443], targetHost: '127.0.0.1', targetFamily: 4, backlog: 1024 },
+      { name: 'web6', mode: 'transparent-inbound', ports: [9000], targetHost: '::1', targetFamily: 6, backlog: 1024 },
+    ]);
+    assert.deepEqual(runtime.policies, [
+      {
+        name: 'storage',
+        match: {
+          destination: [
+            { family: 4, address: '198.18.8.0', prefix: 24 },
+            { family: 6, address: '2001:2::', prefix: 48 },
+            { family: 4, address: '198.18.9.7', prefix: 32 },
+          ],
+          ports: [{ from: 6379, to: 6379 }, { from: 7000, to: 7100 }],
+          source: [{ family: 4, address: '198.18.1.0', prefix: 24 }],
+          uid: [0, 1000],
+          cgroup: ['system.slice/app.service'],
+        },
+        action: 'mptcp',
+        paths: ['nic0'],
+        fallback: 'allow',
+      },
+      { name: 'plain', match: { destination: [], ports: [{ from: 80, to: 80 }], source: [], uid: [], cgroup: [] }, action: 'tcp', paths: [], fallback: 'allow' },
+      { name: 'deny', match: { destination: [], ports: [], source: [], uid: [], cgroup: [] }, action: 'reject', paths: [], fallback: 'allow' },
+    ]);
+  });
+
+  it('keeps fallback deny of an mptcp policy', () => {
+    const { runtime } = parseConfigText(
+      'listeners: [{name: out, mode: transparent}]\npolicies: [{name: all, action: mptcp, fallback: deny}]\n',
+      't.yaml',
+    );
+    assert.equal(runtime.policies[0]?.fallback, 'deny');
+  });
+
   it('freezes what it returns', () => {
     const loaded = parseConfigText(FORWARD, 't.yaml');
     assert.ok(Object.isFrozen(loaded.config.listeners[0]));
@@ -125,7 +200,7 @@ describe('valid configs', () => {
 
   it('prints the effective config in schema order whatever order the file used', () => {
     const { config } = parseConfigText(`log: {level: warn}\n${FORWARD}transport: kernel\n`, 't.yaml');
-    assert.deepEqual(Object.keys(config), ['transport', 'workers', 'paths', 'mptcp', 'listeners', 'limits', 'timeouts', 'admin', 'log']);
+    assert.deepEqual(Object.keys(config), ['transport', 'workers', 'paths', 'mptcp', 'listeners', 'policies', 'limits', 'timeouts', 'admin', 'log']);
   });
 });
 
@@ -146,6 +221,7 @@ describe('bad configs (test/fixtures/bad-configs)', () => {
       const issue = caught.issues.find((i) => i.path === f.path);
       assert.ok(issue, `no issue at ${f.path}; got ${JSON.stringify(caught.issues)}`);
       assert.equal(issue.line, f.line, issue.message);
+      if (f.message !== undefined) assert.ok(issue.message.includes(f.message), `message ${JSON.stringify(issue.message)} lacks ${JSON.stringify(f.message)}`);
       assert.ok(issue.column >= 1);
       assert.ok(caught.message.includes(`${f.name}:${issue.line}:${issue.column}: ${f.path}: ${issue.message}`), caught.message);
     });
