@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig, RuntimeConfig } from './config';
 import { openDataplane } from './dataplane';
 import { planListeners, redirectPorts, type OpenListener, type PlannedListener } from './dataplane/listeners';
-import { dataplaneSpec, UPSTREAM_MARK, REJECT_MARK } from './dataplane/spec';
+import { dataplaneSpec } from './dataplane/spec';
 import type { DataplaneSnapshot, NativeDataplane } from './dataplane/types';
 import { startAdminServer } from './admin/server';
 import { subscribeAccessLog } from './observability/access-log';
@@ -15,7 +15,7 @@ import { publishDataplaneEvents } from './observability/events';
 import type { Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { EndpointOwner } from './paths/endpoints';
-import { compileRuleset } from './policy';
+import { BYPASS_MARK, compileRuleset, REJECT_MARK } from './policy';
 import { RedirectTable } from './redirect';
 import type { ReloadPlan } from './reload/plan';
 
@@ -39,7 +39,7 @@ export class Proxy {
   private endpoints: EndpointOwner | undefined;
   private metricsHandle: Metrics | undefined;
   private admin: Admin | undefined;
-  private readonly redirect = new RedirectTable(REDIRECT_TABLE);
+  private readonly redirect = new RedirectTable({ table: REDIRECT_TABLE });
   private readonly open = new Map<string, OpenListener>(); // by PlannedListener.key
   private nextListenerId = 1;
   private readonly draining = new Set<Promise<void>>();
@@ -77,8 +77,11 @@ export class Proxy {
     const log = this.logger;
 
     // A table left by a braid that was killed would capture traffic for ports nobody serves.
-    if (this.redirect.remove()) log.warn({ table: REDIRECT_TABLE }, 'removed a stale nftables table left by an earlier braid');
-    this.cleanups.push(() => void this.redirect.remove());
+    if (await this.redirect.exists()) {
+      log.warn({ table: `inet ${REDIRECT_TABLE}` }, 'removing a stale nftables table left by an earlier braid');
+      await this.redirect.remove();
+    }
+    this.cleanups.push(() => this.redirect.remove());
 
     this.cleanups.push(() => this.releaseEndpoints());
     this.startEndpoints(rt);
@@ -89,7 +92,7 @@ export class Proxy {
     this.cleanups.push(() => dataplane.close());
 
     this.openListeners(planListeners(rt));
-    this.installRedirect(rt);
+    await this.installRedirect(rt);
 
     const snapshot = (): DataplaneSnapshot => dataplane.snapshot();
     const metrics = createMetrics({ snapshot, pathForAddress: (a) => this.pathForAddress(a) });
@@ -158,20 +161,20 @@ export class Proxy {
   }
 
   /** Installs (or replaces, atomically) the nftables table, or removes it when nothing is transparent. */
-  private installRedirect(rt: RuntimeConfig, only?: Map<string, OpenListener>): void {
+  private async installRedirect(rt: RuntimeConfig, only?: Map<string, OpenListener>): Promise<void> {
     const open = [...(only ?? this.open).values()];
     const transparent = open.some((o) => o.planned.role.kind !== 'address');
     if (!transparent) {
-      this.redirect.remove();
+      await this.redirect.remove();
       return;
     }
     const ports = redirectPorts(open);
-    this.redirect.install(
+    await this.redirect.install(
       compileRuleset({
         policies: rt.policies,
         outboundPorts: ports.outboundPorts,
         inbound: ports.inbound,
-        mark: UPSTREAM_MARK,
+        mark: BYPASS_MARK,
         rejectMark: REJECT_MARK,
         table: REDIRECT_TABLE,
       }),
@@ -218,7 +221,7 @@ export class Proxy {
       const result = this.openListeners(planListeners(rt));
       added = result.added;
       const keep = new Map([...this.open].filter(([, o]) => !result.stale.includes(o)));
-      if (added.length > 0 || result.stale.length > 0 || plan.policiesChanged) this.installRedirect(rt, keep);
+      if (added.length > 0 || result.stale.length > 0 || plan.policiesChanged) await this.installRedirect(rt, keep);
       this.retire(result.stale);
     } catch (err) {
       // Undo: close what this reload opened, put the old ruleset and endpoints back.
@@ -227,7 +230,7 @@ export class Proxy {
         for (const a of added) this.open.delete(a.planned.key);
       }
       try {
-        this.installRedirect(previous);
+        await this.installRedirect(previous);
       } catch (restoreErr) {
         this.logger.error({ err: restoreErr }, 'could not restore the previous nftables table');
       }
@@ -287,7 +290,11 @@ export class Proxy {
   private async drainAndClose(): Promise<void> {
     this.ready = false;
     // New connections of transparent apps go straight out again instead of to closed ports.
-    this.redirect.remove();
+    try {
+      await this.redirect.remove();
+    } catch (err) {
+      this.logger.error({ err }, 'could not remove the nftables table');
+    }
     const dp = this.dataplane;
     if (dp && !this.abortDrain) {
       dp.stopAccepting();
@@ -317,7 +324,7 @@ export class Proxy {
 
   /** Synchronous last resort for a crashing process: only what must not outlive us. */
   releaseKernelStateSync(): void {
-    this.redirect.remove();
+    this.redirect.removeSync();
     this.dataplane?.close();
     this.endpoints?.release();
   }

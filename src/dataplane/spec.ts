@@ -1,15 +1,12 @@
 // Runtime config -> the flat spec the native data plane copies. Listeners are added after the
 // data plane opens (see listeners.ts), the same way at start and on reload.
 import type { RuntimeConfig } from '../config';
+import { BYPASS_MARK } from '../policy';
 import type { NativeDataplaneSpec } from './types';
 
 /** Pipe per relay direction for bulk streams: large enough that one splice moves a burst. */
 export const PIPE_SIZE = 256 * 1024;
 export const SUBFLOW_POLL_MS = 1000;
-/** SO_MARK on every socket braid dials; braid's nftables rules let it pass ("br"). */
-export const UPSTREAM_MARK = 0x6272;
-/** Packet mark the nat rules set for policies that reject; a filter rule resets them ("bs"). */
-export const REJECT_MARK = 0x6273;
 
 export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
   return {
@@ -19,7 +16,8 @@ export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
     idleTimeoutMs: config.timeouts.idleMs,
     pipeSize: PIPE_SIZE,
     subflowPollMs: SUBFLOW_POLL_MS,
-    upstreamMark: UPSTREAM_MARK,
+    // Every socket braid dials carries the mark its own nftables rules let pass: no loops.
+    upstreamMark: BYPASS_MARK,
     listeners: [],
   };
 }

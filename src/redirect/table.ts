@@ -1,7 +1,7 @@
 // The nftables table braid owns, driven through the `nft` program (nftables has no maintained
 // Node binding). nft runs in the caller's network namespace; the `nft` option lets a caller
 // prefix it (tests: ["ip", "netns", "exec", NS, "nft"]).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { BraidError } from '../errors';
 import { TABLE } from '../policy';
 import { parseListing, type RedirectRule } from './listing';
@@ -44,6 +44,21 @@ export class RedirectTable {
   async remove(): Promise<void> {
     // Creating it first makes the delete succeed either way, in one transaction.
     await this.run(['-f', '-'], `remove table inet ${this.table}`, `table inet ${this.table} {}\ndelete table inet ${this.table}\n`);
+  }
+
+  /** remove() for a crashing process, which has no event loop left to wait on. Never throws. */
+  removeSync(): boolean {
+    const [file, ...prefix] = this.nft;
+    try {
+      execFileSync(file!, [...prefix, '-f', '-'], {
+        input: `table inet ${this.table} {}\ndelete table inet ${this.table}\n`,
+        timeout: this.timeoutMs,
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async exists(): Promise<boolean> {
