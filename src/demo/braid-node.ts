@@ -2,7 +2,7 @@
 // until it is ready, and stops it with SIGTERM. Used by `braid demo`, the integration tests and
 // the benchmark, so all three exercise exactly what a user runs.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -16,6 +16,11 @@ export interface BraidNodeOptions {
   /** Admin address inside the node, as in the config (default 127.0.0.1:9464). */
   admin?: string;
   readyTimeoutMs?: number;
+  /**
+   * 'configmap': lay the file out as Kubernetes mounts a ConfigMap (braid.yaml -> ..data/braid.yaml,
+   * ..data -> a timestamped directory), so updateConfig() swaps it the way the kubelet does.
+   */
+  layout?: 'file' | 'configmap';
 }
 
 export class BraidNode {
@@ -35,7 +40,41 @@ export class BraidNode {
     this.configFile = path.join(this.dir, 'braid.yaml');
     this.logFile = path.join(this.dir, 'braid.log');
     this.admin = options.admin ?? '127.0.0.1:9464';
-    writeFileSync(this.configFile, stringify(options.config));
+    if (options.layout === 'configmap') {
+      symlinkSync('..data/braid.yaml', this.configFile);
+      this.updateConfig(options.config);
+    } else {
+      writeFileSync(this.configFile, stringify(options.config));
+    }
+  }
+
+  private generation = 0;
+
+  /** Replace the config: in place for 'file'; for 'configmap', the kubelet's atomic symlink swap. */
+  updateConfig(config: Record<string, unknown> | string): void {
+    const text = typeof config === 'string' ? config : stringify(config);
+    if (this.options.layout !== 'configmap') {
+      writeFileSync(this.configFile, text);
+      return;
+    }
+    const dataDir = `..${Date.now()}_${this.generation++}`;
+    mkdirSync(path.join(this.dir, dataDir));
+    writeFileSync(path.join(this.dir, dataDir, 'braid.yaml'), text);
+    const link = path.join(this.dir, '..data');
+    let old: string | undefined;
+    try {
+      old = readlinkSync(link);
+    } catch {
+      old = undefined;
+    }
+    symlinkSync(dataDir, path.join(this.dir, '..data_tmp'));
+    renameSync(path.join(this.dir, '..data_tmp'), link);
+    if (old !== undefined) rmSync(path.join(this.dir, old), { recursive: true, force: true });
+  }
+
+  /** Send a signal to the running braid (e.g. SIGHUP to reload). */
+  signal(signal: NodeJS.Signals): void {
+    this.proc?.kill(signal);
   }
 
   async start(): Promise<void> {

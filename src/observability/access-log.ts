@@ -9,6 +9,7 @@ import { subscribe } from './events';
 export function accessLogFields(event: ConnCloseEvent): Record<string, unknown> {
   return {
     listener: event.listener,
+    ...(event.policy !== '' ? { policy: event.policy } : {}),
     id: event.id,
     client: event.client,
     upstream: event.upstream,

@@ -89,6 +89,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
   });
 
+  const policyConnectionsTotal = new Counter<'policy' | 'outcome' | 'reason'>({
+    name: 'braid_policy_connections_total',
+    help: 'Connections captured by a transparent listener and closed, by the policy that sent them to braid, outcome and close reason',
+    labelNames: ['policy', 'outcome', 'reason'] as const,
+    registers,
+  });
+
   const closesTotal = new Counter<'listener' | 'reason'>({
     name: 'braid_connection_closes_total',
     help: 'Connections closed, by reason (done, reset, connect-error, connect-timeout, idle-timeout, refused, aborted)',
@@ -203,6 +210,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       knownListeners.add(listener);
       connectionsTotal.inc({ listener, outcome: event.outcome });
       closesTotal.inc({ listener, reason: event.reason });
+      if (event.policy !== '') policyConnectionsTotal.inc({ policy: event.policy, outcome: event.outcome, reason: event.reason });
       bytesTotal.inc({ listener, direction: 'up' }, event.bytesUp);
       bytesTotal.inc({ listener, direction: 'down' }, event.bytesDown);
     }),

@@ -268,45 +268,48 @@ export class EndpointOwner {
   ): void {
     const existing = this.call(() => pm.listEndpoints(), 'listing endpoints');
     const usedIds = new Set(existing.map((e) => e.id));
-    for (const { path, iface } of resolved) {
-      for (const address of iface.addresses) {
-        if (!this.addressPaths.has(address)) this.addressPaths.set(address, path.name);
-        const foreign = existing.find((e) => canonicalAddress(e.address) === address);
-        if (foreign !== undefined) {
-          this.foreign.push({ path: path.name, address, id: foreign.id, flags: foreign.flags });
-          this.log('warn', 'address already has an MPTCP endpoint braid does not own; leaving it alone', {
-            path: path.name,
-            address,
-            id: foreign.id,
-            flags: foreign.flags,
-          });
-          continue;
-        }
-        if (state.endpoints.some((e) => e.address === address)) {
-          this.log('warn', 'address is configured on more than one path; kept on the first', { path: path.name, address });
-          continue;
-        }
-        const id = this.freeId(usedIds, path, address);
-        const record: StateEndpoint = {
-          id,
-          address,
+    // The in-kernel path manager announces one address at a time, in endpoint-id order, and an
+    // address the peer cannot use (another family) stalls the rest (measured: a kernel-MPTCP
+    // client never joined). So IPv4 addresses take the low ids, then IPv6, each in path order.
+    const pairs = resolved.flatMap(({ path, iface }) => iface.addresses.map((address) => ({ path, iface, address })));
+    const ordered = [...pairs.filter((p) => !p.address.includes(':')), ...pairs.filter((p) => p.address.includes(':'))];
+    for (const { path, iface, address } of ordered) {
+      if (!this.addressPaths.has(address)) this.addressPaths.set(address, path.name);
+      const foreign = existing.find((e) => canonicalAddress(e.address) === address);
+      if (foreign !== undefined) {
+        this.foreign.push({ path: path.name, address, id: foreign.id, flags: foreign.flags });
+        this.log('warn', 'address already has an MPTCP endpoint braid does not own; leaving it alone', {
           path: path.name,
-          interface: iface.name,
-          ifindex: iface.ifindex,
-          flags: flagsOf(path),
-        };
-        state.endpoints.push(record); // intent first
-        this.store.write(state);
-        try {
-          pm.addEndpoint({ id, address, port: 0, flags: record.flags, ifindex: iface.ifindex });
-        } catch (err) {
-          state.endpoints.pop();
-          this.store.write(state);
-          throw netlinkError(err, `path "${path.name}": adding endpoint ${address} dev ${iface.name} id ${id}`);
-        }
-        usedIds.add(id);
-        this.log('info', 'added MPTCP endpoint', { ...record });
+          address,
+          id: foreign.id,
+          flags: foreign.flags,
+        });
+        continue;
       }
+      if (state.endpoints.some((e) => e.address === address)) {
+        this.log('warn', 'address is configured on more than one path; kept on the first', { path: path.name, address });
+        continue;
+      }
+      const id = this.freeId(usedIds, path, address);
+      const record: StateEndpoint = {
+        id,
+        address,
+        path: path.name,
+        interface: iface.name,
+        ifindex: iface.ifindex,
+        flags: flagsOf(path),
+      };
+      state.endpoints.push(record); // intent first
+      this.store.write(state);
+      try {
+        pm.addEndpoint({ id, address, port: 0, flags: record.flags, ifindex: iface.ifindex });
+      } catch (err) {
+        state.endpoints.pop();
+        this.store.write(state);
+        throw netlinkError(err, `path "${path.name}": adding endpoint ${address} dev ${iface.name} id ${id}`);
+      }
+      usedIds.add(id);
+      this.log('info', 'added MPTCP endpoint', { ...record });
     }
   }
 
