@@ -20,6 +20,8 @@ export interface PairOptions {
   clientListener?: Record<string, unknown>;
   /** More listeners on the client node. */
   extraClientListeners?: Record<string, unknown>[];
+  /** How the client's config file is laid out (see BraidNode). */
+  clientLayout?: 'file' | 'configmap';
 }
 
 export interface HashReport {
@@ -50,6 +52,7 @@ export class Pair {
         log: { level: 'info' },
         ...options.clientConfig,
       },
+      ...(options.clientLayout ? { layout: options.clientLayout } : {}),
     });
   }
 
@@ -91,8 +94,8 @@ export class Pair {
   }
 
   /** Runs the hash client on node 0 against braid's forward listener. */
-  async hashClient(connections: number, up: number, down: number, opts: { mode?: 'stream' | 'after-eof'; random?: boolean; timeoutMs?: number } = {}): Promise<{ exec: ExecResult; report: HashReport }> {
-    const argv = [process.execPath, path.join(FIXTURES, 'hash-client.js'), '127.0.0.1', String(CLIENT_PORT), String(connections), String(up), String(down), opts.mode ?? 'stream'];
+  async hashClient(connections: number, up: number, down: number, opts: { mode?: 'stream' | 'after-eof'; random?: boolean; timeoutMs?: number; port?: number } = {}): Promise<{ exec: ExecResult; report: HashReport }> {
+    const argv = [process.execPath, path.join(FIXTURES, 'hash-client.js'), '127.0.0.1', String(opts.port ?? CLIENT_PORT), String(connections), String(up), String(down), opts.mode ?? 'stream'];
     if (opts.random) argv.push('--random');
     const exec = await this.bed.exec(0, argv, { timeoutMs: opts.timeoutMs ?? 120_000 });
     let report: HashReport;

@@ -135,6 +135,25 @@ describe('transparent: braid on both nodes', () => {
     assert.equal(s1 - s0, c1 - c0, 'each captured connection became exactly one connection to the server');
   });
 
+  it('applies a policy change live', async () => {
+    const ping = () => bed.exec(0, ['redis-cli', '-h', SERVER, '-p', String(REDIS), 'ping']);
+    assert.match((await ping()).stdout, /PONG/);
+    client.updateConfig(clientConfig(bed, [{ name: 'no-redis', match: { ports: [REDIS] }, action: 'reject' }]));
+    let refused = false;
+    for (let i = 0; i < 50 && !refused; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      refused = /refused/i.test((await ping()).stdout + (await ping()).stderr);
+    }
+    assert.ok(refused, 'the new reject policy took effect');
+    client.updateConfig(clientConfig(bed));
+    let back = false;
+    for (let i = 0; i < 50 && !back; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      back = /PONG/.test((await ping()).stdout);
+    }
+    assert.ok(back, 'and went away again');
+  });
+
   it('shows the installed rules and their counters (braid redirect status)', async () => {
     const r = await bed.exec(0, [process.execPath, CLI, 'redirect', 'status', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
