@@ -9,7 +9,7 @@ export const DEFAULTS = deepFreeze({
   workers: 'auto',
   paths: [] as never[],
   path: { backup: false, signal: true, subflow: true },
-  mptcp: { subflows: 8, addAddrAccepted: 8 },
+  mptcp: { subflows: 'auto', addAddrAccepted: 'auto' },
   listener: { backlog: 1024, transparentInboundTarget: '127.0.0.1' },
   policies: [] as never[],
   policy: { fallback: 'allow' },

@@ -60,7 +60,7 @@ export interface RuntimeConfig {
   transport: BraidConfig['transport'];
   workers: number;
   paths: PathConfig[];
-  mptcp: BraidConfig['mptcp'];
+  mptcp: { subflows: number; addAddrAccepted: number };
   listeners: RuntimeListener[];
   policies: RuntimePolicy[];
   limits: BraidConfig['limits'];
@@ -74,7 +74,10 @@ export function toRuntimeConfig(config: BraidConfig, cpus: number = availablePar
     transport: config.transport,
     workers: config.workers === 'auto' ? Math.min(Math.max(cpus, 1), 256) : config.workers,
     paths: config.paths.map((p) => ({ ...p })),
-    mptcp: { ...config.mptcp },
+    mptcp: {
+      subflows: limit(config.mptcp.subflows, config.paths.length),
+      addAddrAccepted: limit(config.mptcp.addAddrAccepted, config.paths.length),
+    },
     listeners: config.listeners.map(listener),
     policies: config.policies.map(policy),
     limits: { ...config.limits },
@@ -142,4 +145,9 @@ function ms(text: string): number {
   const parsed = parseDuration(text);
   if (!parsed.ok) throw new Error(`toRuntimeConfig: unvalidated duration: ${parsed.problem}`);
   return parsed.ms;
+}
+
+/** "auto": one additional subflow (or accepted announcement) per path beyond the first, at least 1. */
+function limit(value: number | 'auto', paths: number): number {
+  return value === 'auto' ? Math.min(8, Math.max(1, paths - 1)) : value;
 }

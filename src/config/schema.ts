@@ -176,17 +176,15 @@ export const BraidConfigSchema = object(
     }),
     mptcp: object(
       {
-        subflows: Type.Integer({
-          minimum: 0,
-          maximum: 8,
+        subflows: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 8 })], {
           default: DEFAULTS.mptcp.subflows,
-          description: 'Most additional subflows per MPTCP connection (kernel limit "subflows", 0..8).',
+          description:
+            'Most additional subflows per MPTCP connection (kernel limit "subflows", 0..8). "auto": one per path beyond the first (at least 1), so each path carries one subflow rather than two racing on one link.',
         }),
-        addAddrAccepted: Type.Integer({
-          minimum: 0,
-          maximum: 8,
+        addAddrAccepted: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 8 })], {
           default: DEFAULTS.mptcp.addAddrAccepted,
-          description: 'Most peer address announcements (ADD_ADDR) accepted per connection (kernel limit "add_addr_accepted", 0..8).',
+          description:
+            'Most peer address announcements (ADD_ADDR) accepted per connection (kernel limit "add_addr_accepted", 0..8). "auto": one per path beyond the first (at least 1).',
         }),
       },
       {

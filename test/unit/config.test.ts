@@ -42,6 +42,17 @@ function issuesOf(text: string, source = 'test.yaml'): readonly ConfigIssue[] {
 }
 
 describe('valid configs', () => {
+  it('resolves mptcp limits "auto" to one per path beyond the first', () => {
+    const paths = (n: number) =>
+      `paths:\n${Array.from({ length: n }, (_, i) => `  - { name: nic${i}, interface: eth${i} }`).join('\n')}\n`;
+    for (const [n, expected] of [[1, 1], [2, 1], [3, 2], [12, 8]] as const) {
+      const { runtime } = parseConfig(paths(n) + FORWARD, 'auto.yaml', { cpus: 1 });
+      assert.deepEqual(runtime.mptcp, { subflows: expected, addAddrAccepted: expected }, `${n} paths`);
+    }
+    const fixed = parseConfig(`mptcp: { subflows: 4, addAddrAccepted: 0 }\n${FORWARD}`, 'fixed.yaml', { cpus: 1 });
+    assert.deepEqual(fixed.runtime.mptcp, { subflows: 4, addAddrAccepted: 0 });
+  });
+
   it('fills every default into a minimal file', () => {
     const { config, runtime, source } = parseConfig(FORWARD, 'min.yaml', { cpus: 3 });
     assert.equal(source, 'min.yaml');
@@ -49,7 +60,7 @@ describe('valid configs', () => {
       transport: 'kernel',
       workers: 'auto',
       paths: [],
-      mptcp: { subflows: 8, addAddrAccepted: 8 },
+      mptcp: { subflows: 'auto', addAddrAccepted: 'auto' },
       listeners: [{ name: 'redis-out', mode: 'forward', listen: '127.0.0.1:16379', upstream: '198.18.1.2:7379', backlog: 1024 }],
       policies: [],
       limits: { maxConnections: 10000 },
@@ -61,7 +72,7 @@ describe('valid configs', () => {
       transport: 'kernel',
       workers: 3,
       paths: [],
-      mptcp: { subflows: 8, addAddrAccepted: 8 },
+      mptcp: { subflows: 1, addAddrAccepted: 1 },
       listeners: [
         {
           name: 'redis-out',
