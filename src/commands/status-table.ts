@@ -54,12 +54,14 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 export function formatStatusTable(doc: ConnectionsDocument): string {
   const connections = [...doc.connections].sort((a, b) => a.id - b.id);
 
+  // Connections captured by a transparent listener say which policy sent them to braid.
+  const withPolicy = connections.some((c) => (c.policy ?? '') !== '');
   const connRows = alignRows(
     [
-      ['ID', 'LISTENER', 'CLIENT', 'UPSTREAM', 'MODE', 'AGE', 'UP', 'DOWN'],
+      ['ID', withPolicy ? 'LISTENER/POLICY' : 'LISTENER', 'CLIENT', 'UPSTREAM', 'MODE', 'AGE', 'UP', 'DOWN'],
       ...connections.map((c) => [
         String(c.id),
-        c.listener,
+        withPolicy && c.policy ? `${c.listener}/${c.policy}` : c.listener,
         c.client,
         c.upstream || '-',
         mode(c),

@@ -65,3 +65,13 @@ describe('status cell formats', () => {
     assert.deepEqual([0, 850, 1234, 1_500_000].map(formatRtt), ['-', '850us', '1.2ms', '1.50s']);
   });
 });
+
+describe('status table with policies', () => {
+  it('names the policy of connections captured by a transparent listener', () => {
+    const doc = connectionsDocument(sampleSnapshot(), pathForAddress);
+    doc.connections[0]!.policy = 'storage';
+    const text = formatStatusTable(doc);
+    assert.match(text, /LISTENER\/POLICY/);
+    assert.match(text, new RegExp(`${doc.connections[0]!.listener}/storage`));
+  });
+});
