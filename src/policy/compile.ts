@@ -1,4 +1,4 @@
-// Policies -> the complete `nft -f` input of the table braid owns (docs/design/transparent.md).
+// Policies -> the complete `nft -f` input of the table braid owns (docs/transparent.md).
 // One transaction: create the table if absent, delete it, add it anew, so a stale table of a
 // crashed braid is replaced atomically and an install never leaves a half-built one.
 // Every rule has a counter and a comment "braid:<policy>" that status maps counters back by;
