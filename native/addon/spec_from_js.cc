@@ -104,6 +104,12 @@ bool ListenerSpecsFromJs(Napi::Value ls, std::vector<relay::ListenerSpec>& out, 
       return false;
     }
     l.original_destination = od.As<Napi::Boolean>().Value();
+    Napi::Value tp = o.Get("tproxy");
+    if (!tp.IsBoolean()) {
+      problem = "listeners[" + std::to_string(i) + "].tproxy must be a boolean";
+      return false;
+    }
+    l.tproxy = tp.As<Napi::Boolean>().Value();
     if (mode == "forward") {
       l.mode = relay::ListenerMode::kForward;
     } else if (mode == "inbound") {

@@ -34,6 +34,9 @@ int OpenListener(const ListenerSpec& l, const SocketAddress& addr, const char*& 
     failed_call = "setsockopt";
   } else if (addr.family() == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
     failed_call = "setsockopt";
+  } else if (l.tproxy && (addr.family() == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one))
+                                                    : setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one))) != 0) {
+    failed_call = "setsockopt(IP_TRANSPARENT)";
   } else if (bind(fd, addr.get(), addr.length) != 0) {
     failed_call = "bind";
   } else if (listen(fd, l.backlog) != 0) {

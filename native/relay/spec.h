@@ -24,6 +24,9 @@ struct ListenerSpec {
   Protocol target_protocol = Protocol::kMptcp;
   int backlog = 1024;
   bool original_destination = false;  // dial where nftables redirected the client from, not `target`
+  // With original_destination: the listener takes TPROXY'd connections (IP_TRANSPARENT), whose
+  // original destination is their own local address, instead of NAT-redirected ones.
+  bool tproxy = false;
   Fallback fallback = Fallback::kAllow;  // kDeny: reset the client when MPTCP fell back to TCP
   std::string policy;                    // label for events and snapshots; empty when none
 };

@@ -39,6 +39,18 @@ void SetNoDelay(int fd) {
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+// Whether `addr` is an address of this host: binding a datagram socket to it succeeds only then.
+bool IsLocalAddress(const SocketAddress& addr) {
+  SocketAddress probe = addr;
+  if (probe.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&probe.storage)->sin_port = 0;
+  if (probe.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&probe.storage)->sin6_port = 0;
+  int fd = socket(probe.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool local = bind(fd, probe.get(), probe.length) == 0;
+  close(fd);
+  return local;
+}
+
 int ProtocolNumber(Protocol p) { return p == Protocol::kMptcp ? kernel::kIpprotoMptcp : IPPROTO_TCP; }
 
 Outcome DetectOutcome(const Connection& c) {
@@ -292,13 +304,16 @@ bool Worker::ResolveTarget(Connection& c, int& err) {
     getsockname(c.client_fd, local.get(), &local.length);
     c.target.length = sizeof(c.target.storage);
     const int level = local.family() == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-    if (getsockopt(c.client_fd, level, kSoOriginalDst, c.target.get(), &c.target.length) != 0) {
+    if (l.tproxy) {
+      c.target = local;  // TPROXY keeps the destination: our socket is bound to it
+    } else if (getsockopt(c.client_fd, level, kSoOriginalDst, c.target.get(), &c.target.length) != 0) {
       err = errno;  // ENOENT: not redirected by nftables
       c.upstream = "?";
       return false;
     }
-    // A connection made straight to our port reports itself: dialling it would loop forever.
-    if (FormatSocketAddress(c.target) == FormatSocketAddress(local)) {
+    // A connection made straight to our port (not redirected) has our own address as its
+    // destination: dialling it would loop forever.
+    if (l.tproxy ? IsLocalAddress(c.target) : FormatSocketAddress(c.target) == FormatSocketAddress(local)) {
       err = ELOOP;
       c.upstream = FormatSocketAddress(c.target);
       return false;

@@ -46,6 +46,7 @@ function planOne(l: RuntimeListener, policies: readonly RuntimePolicy[]): Planne
         targetProtocol: l.mode === 'forward' ? 'mptcp' : 'tcp',
         backlog: l.backlog,
         originalDestination: false,
+        tproxy: false,
         fallback: 'allow',
         policy: '',
       };
@@ -65,6 +66,7 @@ function planOne(l: RuntimeListener, policies: readonly RuntimePolicy[]): Planne
               targetProtocol: p.action === 'mptcp' ? 'mptcp' : 'tcp',
               backlog: l.backlog,
               originalDestination: true,
+              tproxy: false,
               fallback: p.fallback,
               policy: p.name,
             };
@@ -83,6 +85,7 @@ function planOne(l: RuntimeListener, policies: readonly RuntimePolicy[]): Planne
             targetProtocol: 'tcp',
             backlog: l.backlog,
             originalDestination: false,
+            tproxy: false,
             fallback: 'allow',
             policy: '',
           };

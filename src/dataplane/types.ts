@@ -20,6 +20,8 @@ export interface NativeListenerSpec {
   backlog: number;
   /** Dial where nftables redirected the client from (SO_ORIGINAL_DST) instead of `target`. */
   originalDestination: boolean;
+  /** With originalDestination: take TPROXY'd connections (IP_TRANSPARENT); their destination is their local address. */
+  tproxy: boolean;
   /** deny: reset the client when the MPTCP side fell back to plain TCP. */
   fallback: 'allow' | 'deny';
   /** Policy name carried into events and snapshots; '' when none. */
