@@ -15,8 +15,8 @@ import { publishDataplaneEvents } from './observability/events';
 import type { Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { EndpointOwner } from './paths/endpoints';
-import { BYPASS_MARK, compileRuleset, REJECT_MARK } from './policy';
-import { RedirectTable } from './redirect';
+import { BYPASS_MARK, compileRuleset, REJECT_MARK, ROUTING_TABLE, TPROXY_MARK } from './policy';
+import { PolicyRouting, RedirectTable } from './redirect';
 import type { ReloadPlan } from './reload/plan';
 
 export interface ProxyOptions {
@@ -30,6 +30,7 @@ type Cleanup = () => void | Promise<void>;
 type Admin = Awaited<ReturnType<typeof startAdminServer>>;
 
 export const REDIRECT_TABLE = 'braid';
+const ROUTING = { mark: TPROXY_MARK, table: ROUTING_TABLE };
 
 export class Proxy {
   private loaded: LoadedConfig;
@@ -40,6 +41,7 @@ export class Proxy {
   private metricsHandle: Metrics | undefined;
   private admin: Admin | undefined;
   private readonly redirect = new RedirectTable({ table: REDIRECT_TABLE });
+  private routing: PolicyRouting | undefined; // TPROXY's fwmark rule and local route, while routed capture is on
   private readonly open = new Map<string, OpenListener>(); // by PlannedListener.key
   private nextListenerId = 1;
   private readonly draining = new Set<Promise<void>>();
@@ -82,6 +84,14 @@ export class Proxy {
       await this.redirect.remove();
     }
     this.cleanups.push(() => this.redirect.remove());
+    // The same for TPROXY's rule and route: braid's mark and table number are its own.
+    this.routing = new PolicyRouting();
+    this.routing.remove(ROUTING);
+    this.cleanups.push(() => {
+      this.routing?.remove(ROUTING);
+      this.routing?.close();
+      this.routing = undefined;
+    });
 
     this.cleanups.push(() => this.releaseEndpoints());
     this.startEndpoints(rt);
@@ -164,21 +174,26 @@ export class Proxy {
   private async installRedirect(rt: RuntimeConfig, only?: Map<string, OpenListener>): Promise<void> {
     const open = [...(only ?? this.open).values()];
     const transparent = open.some((o) => o.planned.role.kind !== 'address');
+    const routed = open.some((o) => o.planned.role.kind === 'transparent-routed');
     if (!transparent) {
       await this.redirect.remove();
-      return;
+    } else {
+      const ports = redirectPorts(open);
+      await this.redirect.install(
+        compileRuleset({
+          policies: rt.policies,
+          outboundPorts: ports.outboundPorts,
+          inbound: ports.inbound,
+          mark: BYPASS_MARK,
+          rejectMark: REJECT_MARK,
+          table: REDIRECT_TABLE,
+          ...(routed ? { routed: { ports: ports.routedPorts, mark: TPROXY_MARK } } : {}),
+        }),
+      );
     }
-    const ports = redirectPorts(open);
-    await this.redirect.install(
-      compileRuleset({
-        policies: rt.policies,
-        outboundPorts: ports.outboundPorts,
-        inbound: ports.inbound,
-        mark: BYPASS_MARK,
-        rejectMark: REJECT_MARK,
-        table: REDIRECT_TABLE,
-      }),
-    );
+    // TPROXY delivers marked packets for remote addresses locally only through this rule and route.
+    if (routed) this.routing?.install(ROUTING);
+    else this.routing?.remove(ROUTING);
   }
 
   /** Close listeners now; their connections drain in the background up to the drain timeout. */
@@ -290,8 +305,25 @@ export class Proxy {
   private async drainAndClose(): Promise<void> {
     this.ready = false;
     // New connections of transparent apps go straight out again instead of to closed ports.
+    // NAT'd connections keep going through conntrack; TPROXY'd ones still need the mark rule for
+    // established flows (and the route, removed at the end), so routed capture keeps just that.
     try {
-      await this.redirect.remove();
+      const routed = [...this.open.values()].some((o) => o.planned.role.kind === 'transparent-routed');
+      if (routed) {
+        await this.redirect.install(
+          compileRuleset({
+            policies: [],
+            outboundPorts: new Map(),
+            inbound: [],
+            mark: BYPASS_MARK,
+            rejectMark: REJECT_MARK,
+            table: REDIRECT_TABLE,
+            routed: { ports: new Map(), mark: TPROXY_MARK },
+          }),
+        );
+      } else {
+        await this.redirect.remove();
+      }
     } catch (err) {
       this.logger.error({ err }, 'could not remove the nftables table');
     }
@@ -325,6 +357,11 @@ export class Proxy {
   /** Synchronous last resort for a crashing process: only what must not outlive us. */
   releaseKernelStateSync(): void {
     this.redirect.removeSync();
+    try {
+      this.routing?.remove(ROUTING);
+    } catch {
+      // the next start removes it
+    }
     this.dataplane?.close();
     this.endpoints?.release();
   }
