@@ -3,12 +3,14 @@
 
 #include "addon/dataplane_wrap.h"
 #include "addon/path_manager_wrap.h"
+#include "addon/policy_routing_wrap.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   braid::addon::DataplaneWrap::Init(env, exports);
   braid::addon::PathManagerWrap::Init(env, exports);
+  braid::addon::PolicyRoutingWrap::Init(env, exports);
   return exports;
 }
 
