@@ -5,7 +5,7 @@ export const ErrorCodes = {
   BRAID_CONFIG_INVALID: { exitCode: 2, summary: 'the configuration file failed validation' },
   BRAID_CONFIG_READ: { exitCode: 2, summary: 'the configuration file could not be read or parsed as YAML' },
   BRAID_BIND: { exitCode: 1, summary: 'a listener could not bind its address' },
-  BRAID_NETLINK: { exitCode: 1, summary: 'a kernel MPTCP path-manager request over generic netlink failed' },
+  BRAID_NETLINK: { exitCode: 1, summary: 'a netlink request failed: the kernel MPTCP path manager (generic netlink) or policy routing for TPROXY (rtnetlink)' },
   BRAID_PATH_INTERFACE: { exitCode: 1, summary: 'a configured path names an interface that is missing or has no address' },
   BRAID_PATH_STATE: { exitCode: 1, summary: 'the endpoint state file is held by another running braid, unreadable, or cannot be written' },
   BRAID_NATIVE: { exitCode: 1, summary: 'the native data plane failed (worker, epoll, or addon load)' },
