@@ -29,6 +29,7 @@ const COMMENT_PREFIX = 'braid:';
 export const OWN_RULES = {
   self: '@self',
   local: '@local',
+  reply: '@reply',
   reject: '@reject',
   inbound: '@inbound',
   nonTcp: '@non-tcp',
@@ -82,6 +83,10 @@ export function compileRuleset(input: RulesetInput): string {
     const rules = [
       `meta mark ${hex(input.mark)} counter return comment "${ruleComment(OWN_RULES.self)}"`,
       `fib daddr type local counter return comment "${ruleComment(OWN_RULES.local)}"`,
+      // A reset the kernel sends for someone else's connection (braid's routed reject, a host
+      // firewall's reject of forwarded traffic) leaves through this hook as a reply; a policy
+      // that redirected it would bind NAT to that connection.
+      `ct direction reply counter return comment "${ruleComment(OWN_RULES.reply)}"`,
       ...input.policies.flatMap((p) => policyRules(p, localAction(p, input.outboundPorts.get(p.name), hex(input.rejectMark)))),
     ];
     chains.push(chain(CHAINS.outbound, 'type nat hook output priority -100; policy accept;', rules));

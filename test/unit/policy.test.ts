@@ -112,12 +112,13 @@ describe('compileRuleset', () => {
     assert.equal(lines.filter((l) => /^table /.test(l)).length, 2);
   });
 
-  it('returns braid\'s own marked traffic and local destinations first', () => {
+  it('returns braid\'s own marked traffic, local destinations and replies first', () => {
     const text = ruleset(SAMPLE);
     const outbound = text.slice(text.indexOf('chain outbound {'));
     const rules = outbound.split('\n').filter((l) => l.includes('comment'));
     assert.equal(rules[0]?.trim(), 'meta mark 0x6272 counter return comment "braid:@self"');
     assert.equal(rules[1]?.trim(), 'fib daddr type local counter return comment "braid:@local"');
+    assert.equal(rules[2]?.trim(), 'ct direction reply counter return comment "braid:@reply"');
     assert.match(outbound, /type nat hook output priority -100; policy accept;/);
   });
 
