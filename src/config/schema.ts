@@ -91,7 +91,7 @@ const ListenerSchema = object(
       Type.Array(stringEnum(CAPTURES, { description: 'A kind of traffic to capture.' }), {
         minItems: 1,
         description:
-          `transparent only: which connections \`policies\` apply to, each kind once. local: connections of this node's own processes (nftables output hook, REDIRECT). routed: connections this node forwards, e.g. from pods or containers routed through it (prerouting hook, TPROXY); there a connection has no local socket owner, so policies that match on \`uid\` or \`cgroup\` never match it and are skipped. Default [${DEFAULTS.listener.capture.join(', ')}].`,
+          `transparent only: which connections \`policies\` apply to, each kind once. local: connections of this node's own processes (nftables output hook, REDIRECT). routed: connections this node forwards, e.g. from pods or containers routed through it (prerouting hook, TPROXY); there a connection has no local socket owner, so policies that match on \`uid\` or \`cgroup\` never match it and are skipped. Routed capture sees every connection the node forwards, whichever side opened it: give policies a \`source\` (e.g. the pod CIDR) to take only the pods' outgoing ones. Default [${DEFAULTS.listener.capture.join(', ')}].`,
       }),
     ),
     backlog: Type.Integer({
