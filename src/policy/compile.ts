@@ -103,9 +103,10 @@ export function compileRuleset(input: RulesetInput): string {
     const mark = hex(routed.mark);
     const own = (rule: string, name: string) => `${rule} comment "${ruleComment(name)}"`;
     // A filter chain sees every packet, not only a connection's first as nat chains do, so the
-    // policies see SYNs only: later packets of a connection braid took match its socket, those of
-    // a bypassed one (or one older than the table) are left alone instead of being handed to a
-    // listener that would reset them.
+    // policies see SYNs only: later packets of a connection braid took match its socket; the rest
+    // (a bypassed connection's, replies such as the SYN-ACK of any forwarded connection, those of
+    // connections older than the table) go on untouched instead of being handed to a listener
+    // that would reset them.
     const rules = [
       own('meta l4proto != tcp counter return', OWN_RULES.nonTcp),
       own('fib daddr type local counter return', OWN_RULES.local),
@@ -115,7 +116,7 @@ export function compileRuleset(input: RulesetInput): string {
       // policy never matches it (as decide() says for a connection without uid or cgroup).
       ...input.policies.filter((p) => p.match.uid.length === 0 && p.match.cgroup.length === 0).flatMap((p) => policyRules(p, routedAction(p, routed.ports.get(p.name), mark))),
     ];
-    // mangle priority (-150): before conntrack's nat lookups, as TPROXY wants.
+    // mangle priority (-150): before the nat prerouting chains (-100), as TPROXY wants.
     chains.push(chain(CHAINS.routed, 'type filter hook prerouting priority mangle; policy accept;', rules));
   }
 
