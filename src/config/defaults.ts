@@ -10,7 +10,7 @@ export const DEFAULTS = deepFreeze({
   paths: [] as never[],
   path: { backup: false, signal: true, subflow: true },
   mptcp: { subflows: 'auto', addAddrAccepted: 'auto' },
-  listener: { backlog: 1024, transparentInboundTarget: '127.0.0.1' },
+  listener: { backlog: 1024, transparentInboundTarget: '127.0.0.1', capture: ['local'] as readonly ('local' | 'routed')[] },
   policies: [] as never[],
   policy: { fallback: 'allow' },
   limits: { maxConnections: 10000 },

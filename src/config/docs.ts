@@ -46,16 +46,18 @@ Rules that hold everywhere:
 
 Rules between keys: path names, interfaces, listener and policy names are unique; a \`forward\`
 listener needs \`listen\` and \`upstream\`, an \`inbound\` one \`listen\` and \`target\` (with a
-port), a \`transparent\` one none of \`listen\`, \`upstream\`, \`target\`, \`ports\`, a
-\`transparent-inbound\` one \`ports\` (each port once across such listeners) and optionally a
-\`target\` host without port; at most one \`transparent\` listener, and it and \`policies\` require
-each other; a policy without \`match\` (or with an empty one) takes every connection and must be the
-last; \`fallback\` is only for \`action: mptcp\`; a policy's \`paths\` name entries of \`paths\`; a
-policy whose \`destination\` and \`source\` share no address family is an error; no two listeners
-(nor \`admin.listen\`) may bind the same or an overlapping address (\`0.0.0.0\` overlaps every
-IPv4 address of its port, \`[::]\` every IPv6 one: listeners bind IPv6 only, so \`0.0.0.0:P\` and
-\`[::]:P\` together take both families; \`admin.listen\` on \`[::]\` is dual-stack and overlaps
-both); \`timeouts.connect\` is more than 0; \`transport: dpdk\` is not available yet.
+port), a \`transparent\` one none of \`listen\`, \`upstream\`, \`target\`, \`ports\` (and
+\`capture\` only there, each kind once), a \`transparent-inbound\` one \`ports\` (each port once
+across such listeners) and optionally a \`target\` host without port; at most one \`transparent\`
+listener, and it and \`policies\` require each other; a policy without \`match\` (or with an empty
+one) takes every connection and must be the last; \`fallback\` is only for \`action: mptcp\`; a
+policy matching on \`uid\` or \`cgroup\` is valid with \`capture: [routed]\` but only ever matches
+local connections; a policy's \`paths\` name entries of \`paths\`; a policy whose \`destination\`
+and \`source\` share no address family is an error; no two listeners (nor \`admin.listen\`) may
+bind the same or an overlapping address (\`0.0.0.0\` overlaps every IPv4 address of its port,
+\`[::]\` every IPv6 one: listeners bind IPv6 only, so \`0.0.0.0:P\` and \`[::]:P\` together take
+both families; \`admin.listen\` on \`[::]\` is dual-stack and overlaps both); \`timeouts.connect\`
+is more than 0; \`transport: dpdk\` is not available yet.
 
 | Key | Type | Default | Meaning |
 | --- | --- | --- | --- |

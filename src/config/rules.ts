@@ -9,12 +9,12 @@ import { formatPath, type KeyPath } from './path';
 import { parseHost } from './cidr';
 import type { BraidConfig, ListenerConfig, PolicyConfig } from './schema';
 
-type ListenerKey = 'listen' | 'upstream' | 'target' | 'ports';
+type ListenerKey = 'listen' | 'upstream' | 'target' | 'ports' | 'capture';
 
 // Which keys each listener mode needs and which it must not have; `uses` words the forbidden-key message.
 const LISTENER_KEYS: Record<ListenerConfig['mode'], { required: ListenerKey[]; forbidden: ListenerKey[]; uses: string }> = {
-  forward: { required: ['listen', 'upstream'], forbidden: ['target', 'ports'], uses: 'a forward listener uses "listen" and "upstream"' },
-  inbound: { required: ['listen', 'target'], forbidden: ['upstream', 'ports'], uses: 'an inbound listener uses "listen" and "target"' },
+  forward: { required: ['listen', 'upstream'], forbidden: ['target', 'ports', 'capture'], uses: 'a forward listener uses "listen" and "upstream"' },
+  inbound: { required: ['listen', 'target'], forbidden: ['upstream', 'ports', 'capture'], uses: 'an inbound listener uses "listen" and "target"' },
   transparent: {
     required: [],
     forbidden: ['listen', 'upstream', 'target', 'ports'],
@@ -22,7 +22,7 @@ const LISTENER_KEYS: Record<ListenerConfig['mode'], { required: ListenerKey[]; f
   },
   'transparent-inbound': {
     required: ['ports'],
-    forbidden: ['listen', 'upstream'],
+    forbidden: ['listen', 'upstream', 'capture'],
     uses: 'a transparent-inbound listener binds ephemeral ports and takes "ports" and an optional "target" host',
   },
 };
@@ -32,6 +32,7 @@ const KEY_WHY: Record<ListenerKey, string> = {
   upstream: 'the remote address to dial over MPTCP',
   target: 'the local address to deliver to',
   ports: 'the local ports whose incoming connections braid takes',
+  capture: 'which connections a transparent listener takes',
 };
 
 /** A policy without match, or with an empty one, takes every connection. */
@@ -60,6 +61,9 @@ export function crossFieldRules(config: BraidConfig): RawIssue[] {
       if (l[key] !== undefined) {
         issues.push({ path: ['listeners', i, key], anchor: 'key', message: `"${key}" is not allowed with mode "${l.mode}" (${keys.uses})` });
       }
+    }
+    if (l.mode === 'transparent') {
+      unique((l.capture ?? []).map((c, k) => ({ value: c, path: ['listeners', i, 'capture', k] })), 'capture', value);
     }
     if (l.target !== undefined && (l.mode === 'inbound' || l.mode === 'transparent-inbound')) {
       const hostOnly = parseHost(l.target) !== undefined;

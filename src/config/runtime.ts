@@ -23,6 +23,8 @@ export interface RuntimeAddressListener {
 export interface RuntimeTransparentListener {
   name: string;
   mode: 'transparent';
+  /** local: this node's own connections (output hook, REDIRECT); routed: connections it forwards (prerouting, TPROXY). Non-empty, each once. */
+  capture: ('local' | 'routed')[];
   backlog: number;
 }
 
@@ -103,7 +105,7 @@ function listener(l: ListenerConfig): RuntimeListener {
         backlog: l.backlog,
       };
     case 'transparent':
-      return { name: l.name, mode: l.mode, backlog: l.backlog };
+      return { name: l.name, mode: l.mode, capture: [...(l.capture ?? DEFAULTS.listener.capture)], backlog: l.backlog };
     case 'transparent-inbound': {
       const target = parseHost(l.target ?? DEFAULTS.listener.transparentInboundTarget);
       if (target === undefined) throw new Error(`toRuntimeConfig: unvalidated target host "${l.target}"`);

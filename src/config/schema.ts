@@ -26,6 +26,7 @@ export const TRANSPORTS = ['kernel', 'dpdk'] as const;
 export const LISTENER_MODES = ['forward', 'inbound', 'transparent', 'transparent-inbound'] as const;
 export const POLICY_ACTIONS = ['mptcp', 'tcp', 'bypass', 'reject'] as const;
 export const FALLBACKS = ['allow', 'deny'] as const;
+export const CAPTURES = ['local', 'routed'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 const PathSchema = object(
@@ -59,7 +60,7 @@ const ListenerSchema = object(
     name: checked(CHECKS.name, { description: 'Name of the listener, used in metrics and logs. Unique among listeners.' }),
     mode: stringEnum(LISTENER_MODES, {
       description:
-        'forward: accept plain TCP from local applications and dial `upstream` over MPTCP. inbound: accept MPTCP (and plain TCP) from peers and deliver to the local `target` over TCP. transparent: capture outgoing TCP connections of this node as `policies` say (nftables) and dial their original destination; takes no address keys. transparent-inbound: capture incoming connections to `ports` (nftables) and deliver them to `target` on the same port. At most one transparent listener; it and `policies` require each other.',
+        'forward: accept plain TCP from local applications and dial `upstream` over MPTCP. inbound: accept MPTCP (and plain TCP) from peers and deliver to the local `target` over TCP. transparent: capture outgoing TCP connections (those of this node and, with `capture: [routed]`, those it forwards) as `policies` say (nftables) and dial their original destination; takes no address keys. transparent-inbound: capture incoming connections to `ports` (nftables) and deliver them to `target` on the same port. At most one transparent listener; it and `policies` require each other.',
     }),
     listen: Type.Optional(
       checked(CHECKS.listenAddress, {
@@ -84,6 +85,13 @@ const ListenerSchema = object(
         minItems: 1,
         description:
           'transparent-inbound only, and required there: the local TCP ports whose incoming connections braid takes (1..65535, each once across all transparent-inbound listeners).',
+      }),
+    ),
+    capture: Type.Optional(
+      Type.Array(stringEnum(CAPTURES, { description: 'A kind of traffic to capture.' }), {
+        minItems: 1,
+        description:
+          `transparent only: which connections \`policies\` apply to, each kind once. local: connections of this node's own processes (nftables output hook, REDIRECT). routed: connections this node forwards, e.g. from pods or containers routed through it (prerouting hook, TPROXY); there a connection has no local socket owner, so policies that match on \`uid\` or \`cgroup\` never match it and are skipped. Routed capture sees every connection the node forwards, whichever side opened it: give policies a \`source\` (e.g. the pod CIDR) to take only the pods' outgoing ones. Default [${DEFAULTS.listener.capture.join(', ')}].`,
       }),
     ),
     backlog: Type.Integer({
@@ -113,20 +121,20 @@ const MatchSchema = object(
     source: Type.Optional(
       Type.Array(checked(CHECKS.cidr, { description: 'A CIDR (a bare address is one host).' }), {
         minItems: 1,
-        description: "Local source CIDRs (the address the connection leaves from).",
+        description: "Source CIDRs: the address a local connection leaves from, or a routed connection's sender (e.g. the pod's address).",
       }),
     ),
     uid: Type.Optional(
       Type.Array(Type.Integer({ minimum: 0, maximum: 4294967294, description: 'A user id.' }), {
         minItems: 1,
-        description: 'User ids owning the connecting socket (nftables meta skuid), 0..4294967294.',
+        description: 'User ids owning the connecting socket (nftables meta skuid), 0..4294967294. Local connections only: routed traffic has no local owner, so a policy with `uid` never matches it.',
       }),
     ),
     cgroup: Type.Optional(
       Type.Array(checked(CHECKS.cgroup, { description: 'A cgroupv2 path.' }), {
         minItems: 1,
         description:
-          'cgroupv2 paths below the cgroup root, without a leading "/", e.g. "system.slice/app.service": the connecting socket\'s cgroup is that one or below it. The cgroups must exist when braid installs its rules.',
+          'cgroupv2 paths below the cgroup root, without a leading "/", e.g. "system.slice/app.service": the connecting socket\'s cgroup is that one or below it. The cgroups must exist when braid installs its rules. Local connections only: a policy with `cgroup` never matches routed traffic.',
       }),
     ),
   },

@@ -5,10 +5,13 @@ export {
   CHAINS,
   OWN_RULES,
   REJECT_MARK,
+  ROUTING_TABLE,
   TABLE,
+  TPROXY_MARK,
   compileRuleset,
   policyOfComment,
   ruleComment,
   type ListenerPorts,
+  type RoutedInput,
   type RulesetInput,
 } from './compile';

@@ -6,6 +6,6 @@ export type { SweepOptions } from './sweep';
 export { waitForPort } from './wait-port';
 export type { WaitPortOptions } from './wait-port';
 export { sha256Stream } from './hash';
-export { parseNsName } from './names';
+export { extraNsName, parseNsName } from './names';
 export { probeTcp } from './probe';
 export type { ProbeOptions, ProbeResult } from './probe';

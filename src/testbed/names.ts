@@ -16,8 +16,9 @@ export function makePrefix(pid: number = process.pid): string {
   return `${PREFIX_LEAD}${pid.toString(36)}${tail}`;
 }
 
-// Namespace names of a bed: `<prefix>-n<i>` for nodes, `<prefix>-hub` for the bridges (N > 2).
-const NS_RE = /^bd([0-9a-z]+)[0-9a-z]{2}-(?:n\d+|hub)$/;
+// Namespace names of a bed: `<prefix>-n<i>` for nodes, `<prefix>-hub` for the bridges (N > 2),
+// `<prefix>-x<label>` for a namespace a test adds beside the bed (e.g. a pod behind a node).
+const NS_RE = /^bd([0-9a-z]+)[0-9a-z]{2}-(?:n\d+|hub|x[a-z]{1,8})$/;
 
 export function nodeNsName(prefix: string, node: number): string {
   return `${prefix}-n${node}`;
@@ -25,6 +26,13 @@ export function nodeNsName(prefix: string, node: number): string {
 
 export function hubNsName(prefix: string): string {
   return `${prefix}-hub`;
+}
+
+/** A namespace a test creates itself under the bed's prefix, so sweepStale() also removes it
+ *  after a crashed run. The test deletes it; destroy() does not know it. */
+export function extraNsName(prefix: string, label: string): string {
+  if (!/^[a-z]{1,8}$/.test(label)) throw new Error(`extraNsName: label "${label}" is not 1 to 8 letters a-z`);
+  return `${prefix}-x${label}`;
 }
 
 export interface ParsedNsName {

@@ -168,7 +168,7 @@ policies:
     );
     assert.equal(config.policies[0]?.fallback, undefined, 'fallback is not invented into the effective config');
     assert.deepEqual(runtime.listeners.slice(0, 3), [
-      { name: 'out', mode: 'transparent', backlog: 1024 },
+      { name: 'out', mode: 'transparent', capture: ['local'], backlog: 1024 },
       { name: 'web', mode: 'transparent-inbound', ports: [8080, 8443], targetHost: '127.0.0.1', targetFamily: 4, backlog: 1024 },
       { name: 'web6', mode: 'transparent-inbound', ports: [9000], targetHost: '::1', targetFamily: 6, backlog: 1024 },
     ]);
@@ -193,6 +193,28 @@ policies:
       { name: 'plain', match: { destination: [], ports: [{ from: 80, to: 80 }], source: [], uid: [], cgroup: [] }, action: 'tcp', paths: [], fallback: 'allow' },
       { name: 'deny', match: { destination: [], ports: [], source: [], uid: [], cgroup: [] }, action: 'reject', paths: [], fallback: 'allow' },
     ]);
+  });
+
+  it('takes capture as written on a transparent listener, and keeps uid and cgroup policies with routed capture', () => {
+    const { config, runtime } = parseConfigText(
+      `listeners: [{name: out, mode: transparent, capture: [routed, local]}]
+policies:
+  - {name: mine, match: {uid: [0]}, action: tcp}
+  - {name: app, match: {cgroup: [system.slice/app.service]}, action: bypass}
+  - {name: all, action: mptcp}
+`,
+      't.yaml',
+    );
+    assert.deepEqual(config.listeners[0]?.capture, ['routed', 'local']);
+    assert.deepEqual(runtime.listeners[0], { name: 'out', mode: 'transparent', capture: ['routed', 'local'], backlog: 1024 });
+    assert.deepEqual(runtime.policies.map((p) => p.name), ['mine', 'app', 'all']);
+    const routedOnly = parseConfigText('listeners: [{name: out, mode: transparent, capture: [routed]}]\npolicies: [{name: all, action: mptcp}]\n', 't.yaml');
+    assert.deepEqual(routedOnly.runtime.listeners[0], { name: 'out', mode: 'transparent', capture: ['routed'], backlog: 1024 });
+  });
+
+  it('does not invent capture into the effective config of any listener', () => {
+    const { config } = parseConfigText('listeners: [{name: out, mode: transparent}]\npolicies: [{name: all, action: mptcp}]\n', 't.yaml');
+    assert.equal(config.listeners[0]?.capture, undefined);
   });
 
   it('keeps fallback deny of an mptcp policy', () => {

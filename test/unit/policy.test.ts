@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cidrContains, parseCidr, parseConfigText, type RuntimePolicy } from '../../src/config';
 import { formatRedirectTable } from '../../src/commands/redirect-table';
-import { BYPASS_MARK, REJECT_MARK, compileRuleset, decide, policyOfComment, type Connection, type RulesetInput } from '../../src/policy';
+import { BYPASS_MARK, REJECT_MARK, ROUTING_TABLE, TPROXY_MARK, compileRuleset, decide, policyOfComment, type Connection, type RulesetInput } from '../../src/policy';
 import { parseListing } from '../../src/redirect';
 import { repoRoot } from '../helpers/bad-configs';
 
@@ -112,12 +112,13 @@ describe('compileRuleset', () => {
     assert.equal(lines.filter((l) => /^table /.test(l)).length, 2);
   });
 
-  it('returns braid\'s own marked traffic and local destinations first', () => {
+  it('returns braid\'s own marked traffic, local destinations and replies first', () => {
     const text = ruleset(SAMPLE);
     const outbound = text.slice(text.indexOf('chain outbound {'));
     const rules = outbound.split('\n').filter((l) => l.includes('comment'));
     assert.equal(rules[0]?.trim(), 'meta mark 0x6272 counter return comment "braid:@self"');
     assert.equal(rules[1]?.trim(), 'fib daddr type local counter return comment "braid:@local"');
+    assert.equal(rules[2]?.trim(), 'ct direction reply counter return comment "braid:@reply"');
     assert.match(outbound, /type nat hook output priority -100; policy accept;/);
   });
 
@@ -180,14 +181,14 @@ describe('compileRuleset', () => {
     assert.deepEqual(rulesOf(ruleset(SAMPLE), 'default'), ['meta l4proto tcp counter return']);
   });
 
-  it('redirects transparent-inbound ports in prerouting, per family', () => {
+  it('redirects transparent-inbound ports in prerouting, per family, only to local destinations', () => {
     const text = ruleset([], { inbound: [{ port: 8080, v4: 5000, v6: 5001 }, { port: 8443, v4: 5002, v6: 5003 }] });
     assert.ok(!text.includes('chain outbound'), 'no outbound chain without policies');
     assert.deepEqual(rulesOf(text, '@inbound'), [
-      'meta nfproto ipv4 tcp dport 8080 counter redirect to :5000',
-      'meta nfproto ipv6 tcp dport 8080 counter redirect to :5001',
-      'meta nfproto ipv4 tcp dport 8443 counter redirect to :5002',
-      'meta nfproto ipv6 tcp dport 8443 counter redirect to :5003',
+      'meta nfproto ipv4 fib daddr type local tcp dport 8080 counter redirect to :5000',
+      'meta nfproto ipv6 fib daddr type local tcp dport 8080 counter redirect to :5001',
+      'meta nfproto ipv4 fib daddr type local tcp dport 8443 counter redirect to :5002',
+      'meta nfproto ipv6 fib daddr type local tcp dport 8443 counter redirect to :5003',
     ]);
     assert.match(text, /chain inbound \{\n\t\ttype nat hook prerouting priority -100; policy accept;\n/);
   });
@@ -210,6 +211,137 @@ describe('compileRuleset', () => {
     assert.equal(policyOfComment('braid:@self'), '@self');
     assert.equal(policyOfComment('someone else'), undefined);
     assert.equal(policyOfComment(undefined), undefined);
+  });
+});
+
+/** The rules of one chain, in order, without indentation. */
+function chainRules(text: string, name: string): string[] {
+  const start = text.indexOf(`\tchain ${name} {\n`);
+  if (start < 0) return [];
+  const body = text.slice(start, text.indexOf('\n\t}', start));
+  return body.split('\n').slice(2).map((l) => l.trim());
+}
+
+describe('compileRuleset: routed capture (prerouting, TPROXY)', () => {
+  const tproxyPorts = new Map(SAMPLE.filter((p) => p.action === 'mptcp' || p.action === 'tcp').map((p, i) => [p.name, { v4: 6000 + 2 * i, v6: 6001 + 2 * i }]));
+  const routed = (ps: RuntimePolicy[], extra: Partial<RulesetInput> = {}): string => {
+    const ports = new Map(ps.filter((p) => p.action === 'mptcp' || p.action === 'tcp').map((p, i) => [p.name, { v4: 6000 + 2 * i, v6: 6001 + 2 * i }]));
+    return ruleset(ps, { routed: { ports, mark: TPROXY_MARK }, ...extra });
+  };
+
+  it('documents its mark and routing table as the same number, apart from braid\'s other marks', () => {
+    assert.equal(TPROXY_MARK, 0x6274);
+    assert.equal(ROUTING_TABLE, 25204);
+    assert.equal(ROUTING_TABLE, TPROXY_MARK);
+    assert.equal(new Set([BYPASS_MARK, REJECT_MARK, TPROXY_MARK]).size, 3);
+  });
+
+  it('adds no routed chain without routed input, and keeps the output chain as before', () => {
+    const text = ruleset(SAMPLE);
+    assert.ok(!text.includes('chain routed'), text);
+    assert.ok(!text.includes('tproxy'), text);
+  });
+
+  it('hooks prerouting as a filter chain at mangle priority, with its own rules first', () => {
+    const text = routed(SAMPLE);
+    assert.match(text, /\tchain routed \{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n/);
+    assert.deepEqual(chainRules(text, 'routed').slice(0, 4), [
+      'meta l4proto != tcp counter return comment "braid:@non-tcp"',
+      'fib daddr type local counter return comment "braid:@local"',
+      'socket transparent 1 counter meta mark set 0x6274 accept comment "braid:@established"',
+      'tcp flags & (fin | syn | rst | ack) != syn counter return comment "braid:@non-syn"',
+    ]);
+  });
+
+  // Each policy's rules in the routed chain, by kind of policy.
+  const table: { name: string; yaml: string; policy: string; rules: string[] }[] = [
+    {
+      name: 'mptcp with CIDRs of both families: tproxy per family, each with its port, and the mark',
+      yaml: '  - {name: storage, match: {destination: [198.18.8.0/24, "2001:2::/48"], ports: [6379, 7000-7100]}, action: mptcp}\n',
+      policy: 'storage',
+      rules: [
+        'meta nfproto ipv4 ip daddr 198.18.8.0/24 tcp dport { 6379, 7000-7100 } counter tproxy ip to :6000 meta mark set 0x6274 accept',
+        'meta nfproto ipv6 ip6 daddr 2001:2::/48 tcp dport { 6379, 7000-7100 } counter tproxy ip6 to :6001 meta mark set 0x6274 accept',
+      ],
+    },
+    {
+      name: 'tcp without addresses: one rule per family',
+      yaml: '  - {name: plain, match: {ports: [80]}, action: tcp}\n',
+      policy: 'plain',
+      rules: [
+        'meta nfproto ipv4 tcp dport 80 counter tproxy ip to :6000 meta mark set 0x6274 accept',
+        'meta nfproto ipv6 tcp dport 80 counter tproxy ip6 to :6001 meta mark set 0x6274 accept',
+      ],
+    },
+    {
+      name: 'a single-family source: the pod\'s address, ip6 alone',
+      yaml: '  - {name: pods, match: {source: ["2001:2:0:100::/64"]}, action: mptcp}\n',
+      policy: 'pods',
+      rules: ['ip6 saddr 2001:2:0:100::/64 meta l4proto tcp counter tproxy ip6 to :6001 meta mark set 0x6274 accept'],
+    },
+    {
+      name: 'bypass accepts: the packet is forwarded as it is',
+      yaml: '  - {name: default, action: bypass}\n',
+      policy: 'default',
+      rules: ['meta l4proto tcp counter accept'],
+    },
+    {
+      name: 'reject resets in the chain itself',
+      yaml: '  - {name: blocked, match: {destination: [10.0.0.0/8]}, action: reject}\n',
+      policy: 'blocked',
+      rules: ['ip daddr 10.0.0.0/8 meta l4proto tcp counter reject with tcp reset'],
+    },
+    {
+      name: 'a uid policy has no rule: routed traffic has no socket owner',
+      yaml: '  - {name: mine, match: {uid: [0], ports: [9000]}, action: tcp}\n',
+      policy: 'mine',
+      rules: [],
+    },
+    {
+      name: 'a cgroup policy has none either',
+      yaml: '  - {name: app, match: {cgroup: [system.slice/app.service]}, action: reject}\n',
+      policy: 'app',
+      rules: [],
+    },
+  ];
+  for (const t of table) {
+    it(t.name, () => {
+      const text = routed(policies(t.yaml));
+      assert.deepEqual(rulesOf(chainRules(text, 'routed').join('\n'), t.policy), t.rules);
+    });
+  }
+
+  it('keeps the order of the policies it keeps, and skips uid and cgroup ones', () => {
+    const text = routed(SAMPLE);
+    const order = [...chainRules(text, 'routed').join('\n').matchAll(/comment "braid:([a-z0-9-]+)"/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(order)], ['storage', 'blocked', 'default']);
+    // Local capture keeps every policy.
+    const local = [...chainRules(text, 'outbound').join('\n').matchAll(/comment "braid:([a-z0-9-]+)"/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(local)], ['storage', 'batch', 'app', 'blocked', 'default']);
+  });
+
+  it('counts and names every rule', () => {
+    for (const r of chainRules(routed(SAMPLE), 'routed')) assert.match(r, / counter .* comment "braid:[@a-z0-9-]+"$/, r);
+  });
+
+  it('without local capture has no output chains, only the routed one', () => {
+    const text = routed(SAMPLE, { local: false });
+    assert.ok(!text.includes('chain outbound'), text);
+    assert.ok(text.includes('chain routed {'), text);
+    assert.deepEqual(chainRules(routed(SAMPLE, { local: false }), 'routed'), chainRules(routed(SAMPLE), 'routed'));
+  });
+
+  it('uses the mark it is given', () => {
+    const text = ruleset(SAMPLE, { routed: { ports: tproxyPorts, mark: 0x99 } });
+    assert.match(text, /socket transparent 1 counter meta mark set 0x99 accept/);
+    assert.match(text, /tproxy ip to :6000 meta mark set 0x99 accept comment "braid:storage"/);
+  });
+
+  it('refuses a tproxy policy without TPROXY listener ports', () => {
+    assert.throws(() => ruleset(SAMPLE, { routed: { ports: new Map(), mark: TPROXY_MARK } }), /no TPROXY listener ports for policy "storage"/);
+    // A uid-only redirect policy needs none: it has no routed rule.
+    const ps = policies('  - {name: mine, match: {uid: [0]}, action: tcp}\n');
+    assert.doesNotThrow(() => ruleset(ps, { routed: { ports: new Map(), mark: TPROXY_MARK } }));
   });
 });
 

@@ -8,20 +8,21 @@ import {
   nodeAddress,
   nodeNsName,
   parseNsName,
+  extraNsName,
   pathIface,
 } from '../../src/testbed/names';
 
 test('a prefix encodes its pid and parses back from every namespace name of the bed', () => {
   for (const pid of [1, 35, 36, 4242, 130011, 4194304]) {
     const prefix = makePrefix(pid);
-    for (const name of [nodeNsName(prefix, 0), nodeNsName(prefix, 249), hubNsName(prefix)]) {
+    for (const name of [nodeNsName(prefix, 0), nodeNsName(prefix, 249), hubNsName(prefix), extraNsName(prefix, 'pod')]) {
       assert.deepEqual(parseNsName(name), { prefix, pid }, name);
     }
   }
 });
 
 test('names that are not test-bed namespaces are not parsed', () => {
-  for (const name of ['bd-n0', 'bdx-n0', 'bd12-x0', 'xbd123-n0', 'bd1234-n0-extra', 'BD1234-n0', 'cni-1234', 'bd1234-n']) {
+  for (const name of ['bd-n0', 'bdx-n0', 'bd12-x0', 'xbd123-n0', 'bd1234-n0-extra', 'bd1234-xpod9', 'bd1234-x', 'BD1234-n0', 'cni-1234', 'bd1234-n']) {
     assert.equal(parseNsName(name), undefined, name);
   }
 });
