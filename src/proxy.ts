@@ -175,6 +175,7 @@ export class Proxy {
     const open = [...(only ?? this.open).values()];
     const transparent = open.some((o) => o.planned.role.kind !== 'address');
     const routed = open.some((o) => o.planned.role.kind === 'transparent-routed');
+    const local = rt.listeners.some((l) => l.mode === 'transparent' && l.capture.includes('local'));
     if (!transparent) {
       await this.redirect.remove();
     } else {
@@ -187,6 +188,7 @@ export class Proxy {
           mark: BYPASS_MARK,
           rejectMark: REJECT_MARK,
           table: REDIRECT_TABLE,
+          local,
           ...(routed ? { routed: { ports: ports.routedPorts, mark: TPROXY_MARK } } : {}),
         }),
       );
@@ -318,6 +320,7 @@ export class Proxy {
             mark: BYPASS_MARK,
             rejectMark: REJECT_MARK,
             table: REDIRECT_TABLE,
+            local: false,
             routed: { ports: new Map(), mark: TPROXY_MARK },
           }),
         );

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { BraidNode, pathsFor } from '../../src/demo/braid-node';
-import { Testbed, waitForPort } from '../../src/testbed';
+import { extraNsName, Testbed, waitForPort } from '../../src/testbed';
 
 const run = promisify(execFile);
 const WEB = 8080;
@@ -26,7 +26,7 @@ async function sh(argv: string[]): Promise<{ code: number; stdout: string; stder
 
 /** A "pod" namespace on node 0: 198.19.0.2 behind node 0's 198.19.0.1, default route via it. */
 async function addPod(bed: Testbed): Promise<string> {
-  const pod = `${bed.prefix}-pod`;
+  const pod = extraNsName(bed.prefix, 'pod');
   const node0 = bed.nodeName(0);
   const steps = [
     ['ip', 'netns', 'add', pod],
