@@ -22,3 +22,14 @@ export function openDataplane(spec: NativeDataplaneSpec, onEvents: (events: Data
     throw toBraidError(err);
   }
 }
+
+/**
+ * A native 'BRAID_NETLINK' failure as BraidError('BRAID_NETLINK'), errno kept, prefixed with
+ * `what` (the step and its subject). Anything else (an argument TypeError is a bug of ours)
+ * is returned unchanged.
+ */
+export function netlinkError(err: unknown, what: string): unknown {
+  if (!(err instanceof Error) || (err as NativeError).code !== 'BRAID_NETLINK') return err;
+  const errno = (err as NativeError).errno;
+  return new BraidError('BRAID_NETLINK', `${what}: ${err.message}`, errno === undefined ? { cause: err } : { cause: err, errno });
+}

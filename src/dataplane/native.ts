@@ -1,11 +1,12 @@
 // Loads the compiled addon. The only place that knows where the binary lives.
 import path from 'node:path';
 import { BraidError } from '../errors';
-import type { DataplaneEvent, NativeDataplane, NativeDataplaneSpec, NativePathManager } from './types';
+import type { DataplaneEvent, NativeDataplane, NativeDataplaneSpec, NativePathManager, NativePolicyRouting } from './types';
 
 export interface NativeModule {
   Dataplane: new (spec: NativeDataplaneSpec, onEvents: (events: DataplaneEvent[]) => void) => NativeDataplane;
   PathManager: new () => NativePathManager;
+  PolicyRouting: new () => NativePolicyRouting;
 }
 
 let cached: NativeModule | undefined;
@@ -16,7 +17,7 @@ export function nativeModule(): NativeModule {
   try {
     cached = require(file) as NativeModule;
   } catch (err) {
-    throw new BraidError('BRAID_NATIVE', `cannot load the native data plane ${file} (run "npm run build:native")`, {
+    throw new BraidError('BRAID_NATIVE', `cannot load the native addon ${file} (run "npm run build:native")`, {
       cause: err,
     });
   }

@@ -193,3 +193,50 @@ export interface NativeError extends Error {
   syscall?: string;
   address?: string;
 }
+
+// Policy routing for TPROXY (native/addon/policy_routing_wrap.cc), wrapped by src/redirect/routing.ts.
+
+export interface PolicyRoutingKey {
+  /** fwmark the nft tproxy rule sets (`meta mark set MARK`); 1..2^32-1. */
+  mark: number;
+  /** Routing table braid owns; 1..2^32-1 except 253, 254, 255. remove() empties it. */
+  table: number;
+}
+
+export interface PolicyRoutingInstall extends PolicyRoutingKey {
+  /** Rule preference; default: the kernel's choice, just before the main table's rule (32766). */
+  priority?: number;
+}
+
+export interface PolicyRule {
+  family: 4 | 6;
+  mark: number;
+  table: number;
+  priority: number;
+}
+
+export interface PolicyRoute {
+  family: 4 | 6;
+  table: number;
+  /** rtm_type as `ip route` spells it; braid's own route is 'local'. */
+  type: 'local' | 'unicast' | 'blackhole' | 'unreachable' | 'prohibit' | 'throw' | (string & {});
+  /** '0.0.0.0/0' or '::/0' for braid's route. */
+  dst: string;
+  /** Output device name ('lo' for braid's route); '' when the route has none. */
+  dev: string;
+}
+
+export interface PolicyRoutingStatus {
+  /** Rules with exactly this fwmark and table (any mask), both families. */
+  rules: PolicyRule[];
+  /** Every route in the table, both families. */
+  routes: PolicyRoute[];
+}
+
+/** The addon's `PolicyRouting` class (native/addon/policy_routing_wrap.cc). */
+export interface NativePolicyRouting {
+  install(options: PolicyRoutingInstall): void;
+  remove(key: PolicyRoutingKey): void;
+  status(key: PolicyRoutingKey): PolicyRoutingStatus;
+  close(): void;
+}
