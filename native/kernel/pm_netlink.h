@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/netlink_socket.h"
+
 struct mnl_socket;
 struct nlmsghdr;
 
@@ -47,17 +49,7 @@ struct PmLimits {
   uint32_t add_addr_accepted = 0;
 };
 
-class PmError : public std::runtime_error {
- public:
-  // op: the failing step, e.g. "MPTCP_PM_CMD_ADD_ADDR", "CTRL_CMD_GETFAMILY", "socket".
-  PmError(int err, const char* op, const std::string& detail);
-  int err() const { return err_; }
-  const char* op() const { return op_; }
-
- private:
-  int err_;
-  const char* op_;  // always a string literal
-};
+using PmError = NetlinkError;
 
 class PmNetlink {
  public:
@@ -76,21 +68,13 @@ class PmNetlink {
   PmLimits GetLimits();                    // MPTCP_PM_CMD_GET_LIMITS
   void SetLimits(const PmLimits& limits);  // MPTCP_PM_CMD_SET_LIMITS
   void Close();                            // idempotent; later calls throw PmError(EBADF)
-  bool closed() const { return nl_ == nullptr; }
+  bool closed() const { return sock_.closed(); }
 
  private:
-  // Sends req, then receives until its ACK (or the NLMSG_DONE of a dump), handing every
-  // data message of this request to on_msg. Throws PmError on a kernel error.
-  template <typename OnMsg>
-  void Transact(nlmsghdr* req, const char* op, OnMsg&& on_msg);
   nlmsghdr* StartRequest(char* buf, uint16_t type, uint8_t cmd, uint8_t version, uint16_t flags);
-  void CheckOpen(const char* op) const;
 
-  mnl_socket* nl_ = nullptr;
-  uint32_t portid_ = 0;
-  uint32_t seq_ = 0;
+  NetlinkSocket sock_;
   uint16_t family_ = 0;
-  std::vector<char> rx_;
 };
 
 }  // namespace braid::kernel

@@ -19,35 +19,6 @@ namespace braid::kernel {
 namespace {
 
 constexpr size_t kRequestSize = 512;
-// A dump batches many routes per datagram (the local table alone holds one per address).
-constexpr size_t kReceiveSize = 32768;  // MNL_SOCKET_DUMP_SIZE
-
-std::string Describe(int err, const char* op, const std::string& detail) {
-  std::string msg = std::string(op) + " failed: " + strerrordesc_np(err);
-  if (const char* name = strerrorname_np(err)) msg += std::string(" (") + name + ")";
-  if (!detail.empty()) msg += ": " + detail;
-  return msg;
-}
-
-// Extended ACK (NETLINK_EXT_ACK): the kernel's NL_SET_ERR_MSG text, e.g. "Nexthop device is not up".
-std::string ExtackMessage(const nlmsghdr* nlh) {
-  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  size_t offset = sizeof(nlmsgerr);
-  // Without NLM_F_CAPPED the kernel echoes our whole request before the TLVs.
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  std::string text;
-  mnl_attr_parse(
-      nlh, static_cast<unsigned int>(offset),
-      [](const nlattr* attr, void* data) -> int {
-        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) {
-          *static_cast<std::string*>(data) = mnl_attr_get_str(attr);
-        }
-        return MNL_CB_OK;
-      },
-      &text);
-  return text;
-}
 
 // Collects the attributes of one message into tb[type], ignoring types above 63 (newer kernels).
 struct AttrTable {
@@ -78,85 +49,25 @@ uint8_t LegacyTable(uint32_t table) { return table > 255 ? static_cast<uint8_t>(
 
 }  // namespace
 
-RtError::RtError(int err, const char* op, const std::string& detail)
-    : std::runtime_error(Describe(err, op, detail)), err_(err), op_(op) {}
-
 std::string RtFormatPrefix(const RtRoute& route) {
   char text[INET6_ADDRSTRLEN] = {};
   if (inet_ntop(route.family, route.dst.data(), text, sizeof(text)) == nullptr) return {};
   return std::string(text) + "/" + std::to_string(route.dst_len);
 }
 
-RtNetlink::RtNetlink() : rx_(kReceiveSize) {
-  // CLOEXEC: braid may spawn helpers; they must not inherit a routing socket.
-  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-  if (nl_ == nullptr) throw RtError(errno, "socket", "NETLINK_ROUTE");
-  int on = 1;
-  // Best effort: extended ACKs only add the kernel's text to errors; capped ACKs spare the echo.
-  mnl_socket_setsockopt(nl_, NETLINK_EXT_ACK, &on, sizeof(on));
-  mnl_socket_setsockopt(nl_, NETLINK_CAP_ACK, &on, sizeof(on));
-  if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
-    int err = errno;
-    Close();
-    throw RtError(err, "bind", "NETLINK_ROUTE");
-  }
-}
+RtNetlink::RtNetlink() : sock_(NETLINK_ROUTE, "NETLINK_ROUTE", "routing socket is closed") {}
 
 RtNetlink::~RtNetlink() { Close(); }
 
-void RtNetlink::Close() {
-  if (nl_ != nullptr) {
-    mnl_socket_close(nl_);
-    nl_ = nullptr;
-  }
-}
-
-void RtNetlink::CheckOpen(const char* op) const {
-  if (nl_ == nullptr) throw RtError(EBADF, op, "routing socket is closed");
-}
+void RtNetlink::Close() { sock_.Close(); }
 
 nlmsghdr* RtNetlink::StartRequest(char* buf, uint16_t type, uint16_t flags) {
   std::memset(buf, 0, kRequestSize);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-  nlh->nlmsg_seq = ++seq_;
+  nlh->nlmsg_seq = sock_.NextSeq();
   return nlh;
-}
-
-template <typename OnMsg>
-void RtNetlink::Transact(nlmsghdr* req, const char* op, OnMsg&& on_msg) {
-  CheckOpen(op);
-  if (mnl_socket_sendto(nl_, req, req->nlmsg_len) < 0) throw RtError(errno, op, "send");
-  const uint32_t seq = req->nlmsg_seq;
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl_, rx_.data(), rx_.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw RtError(errno, op, "receive");
-    }
-    int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
-         nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_seq != seq) continue;  // late reply to an earlier request
-      if (nlh->nlmsg_type == NLMSG_NOOP) continue;
-      if (nlh->nlmsg_type == NLMSG_ERROR) {
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) throw RtError(EBADMSG, op, "short ACK");
-        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error == 0) return;  // the ACK: done
-        throw RtError(-err->error, op, ExtackMessage(nlh));
-      }
-      if (nlh->nlmsg_type == NLMSG_DONE) {
-        // A dump ends here (the kernel sends no separate ACK for dumps); it may carry an error.
-        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
-          int error = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-          if (error < 0) throw RtError(-error, op, {});
-        }
-        return;
-      }
-      on_msg(nlh);
-    }
-  }
 }
 
 std::vector<RtRule> RtNetlink::ListRules(int family) {
@@ -167,7 +78,7 @@ std::vector<RtRule> RtNetlink::ListRules(int family) {
   auto* frh = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
   frh->family = static_cast<uint8_t>(family);
   std::vector<RtRule> out;
-  Transact(nlh, op, [&](const nlmsghdr* msg) {
+  sock_.Transact(nlh, op, [&](const nlmsghdr* msg) {
     if (msg->nlmsg_type != RTM_NEWRULE || mnl_nlmsg_get_payload_len(msg) < sizeof(fib_rule_hdr)) return;
     const auto* h = static_cast<const fib_rule_hdr*>(mnl_nlmsg_get_payload(msg));
     if (h->family != family) return;
@@ -189,7 +100,7 @@ std::vector<RtRule> RtNetlink::ListRules(int family) {
 
 void RtNetlink::AddFwmarkRule(const RtRule& rule) {
   const char* op = "RTM_NEWRULE";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   CheckFamily(rule.family, op);
   // Mark 0 would match every unmarked packet; table 0 is "unspecified". Neither is a fwmark rule.
   if (rule.mark == 0) throw RtError(EINVAL, op, "fwmark 0 matches every unmarked packet");
@@ -205,12 +116,12 @@ void RtNetlink::AddFwmarkRule(const RtRule& rule) {
   mnl_attr_put_u32(nlh, FRA_TABLE, rule.table);
   if (rule.priority != 0) mnl_attr_put_u32(nlh, FRA_PRIORITY, rule.priority);
   mnl_attr_put_u8(nlh, FRA_PROTOCOL, kBraidRouteProtocol);
-  Transact(nlh, op, [](const nlmsghdr*) {});
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
 }
 
 void RtNetlink::DeleteRule(const RtRule& rule) {
   const char* op = "RTM_DELRULE";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   CheckFamily(rule.family, op);
   alignas(nlmsghdr) char buf[kRequestSize];
   nlmsghdr* nlh = StartRequest(buf, RTM_DELRULE, 0);
@@ -224,7 +135,7 @@ void RtNetlink::DeleteRule(const RtRule& rule) {
   if (rule.mask != 0) mnl_attr_put_u32(nlh, FRA_FWMASK, rule.mask);
   if (rule.table != 0) mnl_attr_put_u32(nlh, FRA_TABLE, rule.table);
   mnl_attr_put_u32(nlh, FRA_PRIORITY, rule.priority);
-  Transact(nlh, op, [](const nlmsghdr*) {});
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
 }
 
 std::vector<RtRoute> RtNetlink::ListRoutes(int family, uint32_t table) {
@@ -236,7 +147,7 @@ std::vector<RtRoute> RtNetlink::ListRoutes(int family, uint32_t table) {
   rtm->rtm_family = static_cast<uint8_t>(family);
   // Without NETLINK_GET_STRICT_CHK the kernel ignores dump filters: take all, keep the table's.
   std::vector<RtRoute> out;
-  Transact(nlh, op, [&](const nlmsghdr* msg) {
+  sock_.Transact(nlh, op, [&](const nlmsghdr* msg) {
     if (msg->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(msg) < sizeof(rtmsg)) return;
     const auto* h = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(msg));
     if (h->rtm_family != family) return;
@@ -265,7 +176,7 @@ std::vector<RtRoute> RtNetlink::ListRoutes(int family, uint32_t table) {
 
 void RtNetlink::AddLocalDefaultRoute(int family, uint32_t table, int ifindex) {
   const char* op = "RTM_NEWROUTE";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   CheckFamily(family, op);
   if (table == 0) throw RtError(EINVAL, op, "table 0");
   alignas(nlmsghdr) char buf[kRequestSize];
@@ -279,12 +190,12 @@ void RtNetlink::AddLocalDefaultRoute(int family, uint32_t table, int ifindex) {
   rtm->rtm_type = RTN_LOCAL;
   mnl_attr_put_u32(nlh, RTA_TABLE, table);
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(ifindex));
-  Transact(nlh, op, [](const nlmsghdr*) {});
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
 }
 
 void RtNetlink::DeleteRoute(const RtRoute& route) {
   const char* op = "RTM_DELROUTE";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   CheckFamily(route.family, op);
   alignas(nlmsghdr) char buf[kRequestSize];
   nlmsghdr* nlh = StartRequest(buf, RTM_DELROUTE, 0);
@@ -300,12 +211,12 @@ void RtNetlink::DeleteRoute(const RtRoute& route) {
   mnl_attr_put_u32(nlh, RTA_TABLE, route.table);
   if (route.dst_len != 0) mnl_attr_put(nlh, RTA_DST, AddressLength(route.family), route.dst.data());
   if (route.has_priority) mnl_attr_put_u32(nlh, RTA_PRIORITY, route.priority);
-  Transact(nlh, op, [](const nlmsghdr*) {});
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
 }
 
 int RtNetlink::LinkIndex(const std::string& name) {
   const char* op = "RTM_GETLINK";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   if (name.empty() || name.size() >= IFNAMSIZ) throw RtError(EINVAL, op, "interface name \"" + name + "\"");
   alignas(nlmsghdr) char buf[kRequestSize];
   nlmsghdr* nlh = StartRequest(buf, RTM_GETLINK, 0);
@@ -313,7 +224,7 @@ int RtNetlink::LinkIndex(const std::string& name) {
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
   int index = 0;
   try {
-    Transact(nlh, op, [&](const nlmsghdr* msg) {
+    sock_.Transact(nlh, op, [&](const nlmsghdr* msg) {
       if (msg->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(msg) < sizeof(ifinfomsg)) return;
       index = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(msg))->ifi_index;
     });
@@ -327,13 +238,13 @@ int RtNetlink::LinkIndex(const std::string& name) {
 
 std::string RtNetlink::LinkName(int ifindex) {
   const char* op = "RTM_GETLINK";
-  CheckOpen(op);
+  sock_.CheckOpen(op);
   alignas(nlmsghdr) char buf[kRequestSize];
   nlmsghdr* nlh = StartRequest(buf, RTM_GETLINK, 0);
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifi->ifi_index = ifindex;
   std::string name;
-  Transact(nlh, op, [&](const nlmsghdr* msg) {
+  sock_.Transact(nlh, op, [&](const nlmsghdr* msg) {
     if (msg->nlmsg_type != RTM_NEWLINK) return;
     AttrTable t;
     mnl_attr_parse(msg, sizeof(ifinfomsg), AttrTable::Collect, &t);

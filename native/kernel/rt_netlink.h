@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/netlink_socket.h"
+
 struct mnl_socket;
 struct nlmsghdr;
 
@@ -58,17 +60,7 @@ struct RtRoute {
   int32_t oif = 0;                // RTA_OIF; 0 = none (multipath, blackhole, ...)
 };
 
-class RtError : public std::runtime_error {
- public:
-  // op: the failing step, e.g. "RTM_NEWRULE", "RTM_GETLINK", "socket".
-  RtError(int err, const char* op, const std::string& detail);
-  int err() const { return err_; }
-  const char* op() const { return op_; }
-
- private:
-  int err_;
-  const char* op_;  // always a string literal
-};
+using RtError = NetlinkError;
 
 class RtNetlink {
  public:
@@ -97,19 +89,12 @@ class RtNetlink {
   std::string LinkName(int ifindex);
 
   void Close();  // idempotent; later calls throw RtError(EBADF)
-  bool closed() const { return nl_ == nullptr; }
+  bool closed() const { return sock_.closed(); }
 
  private:
-  // Sends req, then receives until its ACK (or the NLMSG_DONE of a dump), handing every data
-  // message of this request to on_msg. Throws RtError on a kernel error.
-  template <typename OnMsg>
-  void Transact(nlmsghdr* req, const char* op, OnMsg&& on_msg);
   nlmsghdr* StartRequest(char* buf, uint16_t type, uint16_t flags);
-  void CheckOpen(const char* op) const;
 
-  mnl_socket* nl_ = nullptr;
-  uint32_t seq_ = 0;
-  std::vector<char> rx_;
+  NetlinkSocket sock_;
 };
 
 // "0.0.0.0/0", "2001:db8::/32": the destination of a route as `ip route` prints it.
