@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake make pkg-config libmnl-dev libgtest-dev   # native build and C++ tests
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
-  iperf3 socat curl mptcpize                           # unmodified test clients and servers
+  iperf3 socat curl mptcpize python3                   # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
 )
 missing=()
