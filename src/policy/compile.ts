@@ -98,7 +98,9 @@ export function compileRuleset(input: RulesetInput): string {
     }
   }
 
-  if (input.policies.length > 0 && input.routed !== undefined) {
+  // Even without policies (a draining braid): established TPROXY flows keep their mark. (The
+  // kernel's early demux usually finds their socket anyway; this holds without it too.)
+  if (input.routed !== undefined) {
     const routed = input.routed;
     const mark = hex(routed.mark);
     const own = (rule: string, name: string) => `${rule} comment "${ruleComment(name)}"`;

@@ -92,7 +92,14 @@ describe('routed capture (TPROXY) for pods behind the node', () => {
       assert.ok(closes.some((c) => c.policy === 'lab' && c.outcome === 'mptcp' && String(c.client).startsWith('198.19.0.2:')), JSON.stringify(closes));
 
       assert.match((await bed.exec(0, ['ip', 'rule', 'show'])).stdout, /fwmark 0x6274 lookup 25204/);
-      assert.equal(await gateway.stop('SIGTERM'), 0);
+      // A transfer in flight when braid is told to stop finishes: braid drains routed
+      // connections like any other, and nothing it removes at the start of the drain cuts them.
+      const slow = sh(['ip', 'netns', 'exec', pod, 'sh', '-c', `curl -sS --max-time 30 --limit-rate 4M http://198.18.1.2:${WEB}/blob | sha256sum`]);
+      await new Promise((res) => setTimeout(res, 700));
+      const stopped = gateway.stop('SIGTERM');
+      const during = await slow;
+      assert.equal(during.stdout.split(' ')[0], createHash('sha256').update(blob).digest('hex'), `transfer across the drain: ${during.stderr}`);
+      assert.equal(await stopped, 0);
       assert.doesNotMatch((await bed.exec(0, ['ip', 'rule', 'show'])).stdout, /0x6274/);
       assert.equal((await bed.exec(0, ['ip', 'route', 'show', 'table', '25204'])).stdout.trim(), '');
       assert.equal((await bed.exec(0, ['ip', '-6', 'route', 'show', 'table', '25204'])).stdout.trim(), '');

@@ -331,6 +331,16 @@ describe('compileRuleset: routed capture (prerouting, TPROXY)', () => {
     assert.deepEqual(chainRules(routed(SAMPLE, { local: false }), 'routed'), chainRules(routed(SAMPLE), 'routed'));
   });
 
+  it('keeps marking established flows with no policies at all (a draining braid takes nothing new)', () => {
+    const text = routed([], { local: false });
+    assert.deepEqual(chainRules(text, 'routed'), [
+      'meta l4proto != tcp counter return comment "braid:@non-tcp"',
+      'fib daddr type local counter return comment "braid:@local"',
+      'socket transparent 1 counter meta mark set 0x6274 accept comment "braid:@established"',
+      'tcp flags & (fin | syn | rst | ack) != syn counter return comment "braid:@non-syn"',
+    ]);
+  });
+
   it('uses the mark it is given', () => {
     const text = ruleset(SAMPLE, { routed: { ports: tproxyPorts, mark: 0x99 } });
     assert.match(text, /socket transparent 1 counter meta mark set 0x99 accept/);
