@@ -285,15 +285,6 @@ export class Proxy {
     }
   }
 
-  /** Bound listener addresses (port 0 resolved) of the address listeners, by name. */
-  listenerAddresses(): Map<string, { host: string; port: number }> {
-    const out = new Map<string, { host: string; port: number }>();
-    for (const o of this.open.values()) {
-      if (o.planned.role.kind === 'address') out.set(o.planned.spec.name, { host: o.planned.spec.listen.host, port: o.port });
-    }
-    return out;
-  }
-
   /**
    * Stop capturing and accepting, let open connections finish for up to the drain timeout, then
    * abort the rest and remove everything braid set up. Safe to call more than once.
