@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake make pkg-config libmnl-dev libgtest-dev   # native build and C++ tests
+  libssl-dev                                          # ustack hashes (ISNs, MPTCP keys)
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
   iperf3 socat curl mptcpize python3                   # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
