@@ -214,4 +214,65 @@ void PmNetlink::SetLimits(const PmLimits& limits) {
   sock_.Transact(nlh, op, [](const nlmsghdr*) {});
 }
 
+void PmNetlink::PutAddress(nlmsghdr* nlh, uint16_t attr, const PmAddress& a, int id, uint32_t flags, int32_t ifindex) {
+  const bool with_flags = attr == MPTCP_PM_ATTR_ADDR;  // the remote end carries no flags
+  nlattr* nest = mnl_attr_nest_start(nlh, attr | NLA_F_NESTED);
+  mnl_attr_put_u16(nlh, MPTCP_PM_ADDR_ATTR_FAMILY, static_cast<uint16_t>(a.family));
+  if (id >= 0) mnl_attr_put_u8(nlh, MPTCP_PM_ADDR_ATTR_ID, static_cast<uint8_t>(id));
+  if (a.family == AF_INET) {
+    mnl_attr_put(nlh, MPTCP_PM_ADDR_ATTR_ADDR4, 4, a.addr.data());
+  } else {
+    mnl_attr_put(nlh, MPTCP_PM_ADDR_ATTR_ADDR6, 16, a.addr.data());
+  }
+  // Host order, like the endpoint commands: the kernel converts (htons(nla_get_u16)).
+  if (a.port != 0) mnl_attr_put_u16(nlh, MPTCP_PM_ADDR_ATTR_PORT, a.port);
+  if (with_flags) mnl_attr_put_u32(nlh, MPTCP_PM_ADDR_ATTR_FLAGS, flags);
+  if (ifindex != 0) mnl_attr_put_u32(nlh, MPTCP_PM_ADDR_ATTR_IF_IDX, static_cast<uint32_t>(ifindex));
+  mnl_attr_nest_end(nlh, nest);
+}
+
+void PmNetlink::Announce(uint32_t token, uint8_t id, const PmAddress& local) {
+  const char* op = "MPTCP_PM_CMD_ANNOUNCE";
+  sock_.CheckOpen(op);
+  alignas(nlmsghdr) char buf[kRequestSize];
+  nlmsghdr* nlh = StartRequest(buf, family_, MPTCP_PM_CMD_ANNOUNCE, MPTCP_PM_VER, 0);
+  mnl_attr_put_u32(nlh, MPTCP_PM_ATTR_TOKEN, token);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR, local, id, kPmFlagSignal, 0);
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
+}
+
+void PmNetlink::CreateSubflow(uint32_t token, uint8_t id, const PmAddress& local, int32_t ifindex, bool backup,
+                              const PmAddress& remote) {
+  const char* op = "MPTCP_PM_CMD_SUBFLOW_CREATE";
+  sock_.CheckOpen(op);
+  alignas(nlmsghdr) char buf[kRequestSize];
+  nlmsghdr* nlh = StartRequest(buf, family_, MPTCP_PM_CMD_SUBFLOW_CREATE, MPTCP_PM_VER, 0);
+  mnl_attr_put_u32(nlh, MPTCP_PM_ATTR_TOKEN, token);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR, local, id, backup ? kPmFlagBackup : 0, ifindex);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR_REMOTE, remote, -1, 0, 0);
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
+}
+
+void PmNetlink::DestroySubflow(uint32_t token, const PmAddress& local, const PmAddress& remote) {
+  const char* op = "MPTCP_PM_CMD_SUBFLOW_DESTROY";
+  sock_.CheckOpen(op);
+  alignas(nlmsghdr) char buf[kRequestSize];
+  nlmsghdr* nlh = StartRequest(buf, family_, MPTCP_PM_CMD_SUBFLOW_DESTROY, MPTCP_PM_VER, 0);
+  mnl_attr_put_u32(nlh, MPTCP_PM_ATTR_TOKEN, token);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR, local, -1, 0, 0);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR_REMOTE, remote, -1, 0, 0);
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
+}
+
+void PmNetlink::SetSubflowBackup(uint32_t token, const PmAddress& local, const PmAddress& remote, bool backup) {
+  const char* op = "MPTCP_PM_CMD_SET_FLAGS";
+  sock_.CheckOpen(op);
+  alignas(nlmsghdr) char buf[kRequestSize];
+  nlmsghdr* nlh = StartRequest(buf, family_, MPTCP_PM_CMD_SET_FLAGS, MPTCP_PM_VER, 0);
+  mnl_attr_put_u32(nlh, MPTCP_PM_ATTR_TOKEN, token);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR, local, -1, backup ? kPmFlagBackup : 0, 0);
+  PutAddress(nlh, MPTCP_PM_ATTR_ADDR_REMOTE, remote, -1, 0, 0);
+  sock_.Transact(nlh, op, [](const nlmsghdr*) {});
+}
+
 }  // namespace braid::kernel

@@ -51,6 +51,14 @@ struct PmLimits {
 
 using PmError = NetlinkError;
 
+// One end of a subflow as the userspace path manager names it.
+struct PmAddress {
+  int family = AF_INET;
+  std::array<uint8_t, 16> addr{};  // network order; IPv4 uses the first 4 bytes
+  uint16_t port = 0;               // host order, 0 = any
+  bool operator==(const PmAddress&) const = default;
+};
+
 class PmNetlink {
  public:
   // Opens a generic netlink socket in the calling thread's netns and resolves "mptcp_pm".
@@ -67,11 +75,25 @@ class PmNetlink {
   void SetFlags(uint8_t id, uint32_t flags);
   PmLimits GetLimits();                    // MPTCP_PM_CMD_GET_LIMITS
   void SetLimits(const PmLimits& limits);  // MPTCP_PM_CMD_SET_LIMITS
+
+  // The userspace path manager's per-connection commands (net.mptcp.path_manager=userspace).
+  // MPTCP_PM_CMD_ANNOUNCE: ADD_ADDR of `local` (id 1..255) on connection `token`.
+  void Announce(uint32_t token, uint8_t id, const PmAddress& local);
+  // MPTCP_PM_CMD_SUBFLOW_CREATE: a subflow from `local` (bound to ifindex when non-zero; id names
+  // the address towards the peer) to `remote`.
+  void CreateSubflow(uint32_t token, uint8_t id, const PmAddress& local, int32_t ifindex, bool backup,
+                     const PmAddress& remote);
+  // MPTCP_PM_CMD_SUBFLOW_DESTROY: the subflow with exactly these two ends (ports required).
+  void DestroySubflow(uint32_t token, const PmAddress& local, const PmAddress& remote);
+  // MPTCP_PM_CMD_SET_FLAGS with a token: MP_PRIO for the subflow from `local` (with its port).
+  void SetSubflowBackup(uint32_t token, const PmAddress& local, const PmAddress& remote, bool backup);
+
   void Close();                            // idempotent; later calls throw PmError(EBADF)
   bool closed() const { return sock_.closed(); }
 
  private:
   nlmsghdr* StartRequest(char* buf, uint16_t type, uint8_t cmd, uint8_t version, uint16_t flags);
+  void PutAddress(nlmsghdr* nlh, uint16_t attr, const PmAddress& a, int id, uint32_t flags, int32_t ifindex);
 
   NetlinkSocket sock_;
   uint16_t family_ = 0;
