@@ -18,6 +18,13 @@ import { EndpointOwner } from './paths/endpoints';
 import { BYPASS_MARK, compileRuleset, REJECT_MARK, ROUTING_TABLE, TPROXY_MARK } from './policy';
 import { PolicyRouting, RedirectTable } from './redirect';
 import type { ReloadPlan } from './reload/plan';
+import { nativeModule } from './dataplane/native';
+import type { NativeUserspacePathManager } from './dataplane/types';
+import { netlinkError } from './dataplane';
+import { registerSteeringMetrics } from './observability/steering-metrics';
+import { Steering, type SteerableConnection } from './steering/steering';
+import { nicNumaNode, readTopology, type NumaTopology } from './topology/sysfs';
+import type { SchedulerPath } from './policy/scheduler';
 
 export interface ProxyOptions {
   loaded: LoadedConfig;
@@ -38,6 +45,10 @@ export class Proxy {
   private readonly stateDir: string | undefined;
   private dataplane: NativeDataplane | undefined;
   private endpoints: EndpointOwner | undefined;
+  private userspacePm: NativeUserspacePathManager | undefined;
+  private steering: Steering | undefined;
+  private topology: NumaTopology | undefined;
+  private schedulerPaths: (SchedulerPath & { addresses: string[] })[] = [];
   private metricsHandle: Metrics | undefined;
   private admin: Admin | undefined;
   private readonly redirect = new RedirectTable({ table: REDIRECT_TABLE });
@@ -62,6 +73,15 @@ export class Proxy {
 
   get metrics(): Metrics | undefined {
     return this.metricsHandle;
+  }
+
+  /** The userspace path manager's view (paths, connections, counters); undefined without one. */
+  pathManagerSnapshot(): ReturnType<NativeUserspacePathManager['snapshot']> | undefined {
+    return this.userspacePm?.snapshot();
+  }
+
+  get steeringStats(): Steering['stats'] | undefined {
+    return this.steering?.stats;
   }
 
   async start(): Promise<void> {
@@ -95,6 +115,9 @@ export class Proxy {
 
     this.cleanups.push(() => this.releaseEndpoints());
     this.startEndpoints(rt);
+    this.topology = readTopology(rt.topology.sysfsRoot);
+    this.cleanups.push(() => this.stopUserspacePm());
+    this.startUserspacePm(rt);
 
     this.cleanups.push(subscribeAccessLog(log));
     const dataplane = openDataplane(dataplaneSpec(rt), publishDataplaneEvents);
@@ -108,6 +131,21 @@ export class Proxy {
     const metrics = createMetrics({ snapshot, pathForAddress: (a) => this.pathForAddress(a) });
     this.metricsHandle = metrics;
     this.cleanups.push(() => metrics.dispose());
+
+    if (this.userspacePm !== undefined) {
+      const steering = new Steering({
+        pm: () => this.userspacePm,
+        paths: () => this.schedulerPaths,
+        topology: this.topology,
+        connections: () => this.steerableConnections(dataplane.snapshot()),
+        findSocketOwner: (local, remote, hint) => nativeModule().findSocketOwner(local, remote, hint),
+        processCpus: (pid) => nativeModule().processCpus(pid),
+      });
+      this.steering = steering;
+      steering.start(() => this.loaded.runtime.reevaluateMs);
+      this.cleanups.push(() => steering.stop());
+      registerSteeringMetrics(metrics.registry, steering.stats, () => this.userspacePm?.snapshot() ?? null);
+    }
 
     await this.startAdmin(rt);
     this.cleanups.push(() => this.admin?.close());
@@ -127,12 +165,67 @@ export class Proxy {
     const endpoints = new EndpointOwner({
       paths: rt.paths,
       limits: rt.mptcp,
+      pathManagerType: rt.pathManager,
       ...(this.stateDir !== undefined ? { stateDir: this.stateDir } : {}),
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
     endpoints.start();
     this.endpoints = endpoints;
     log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
+  }
+
+  /** With pathManager userspace: braid's own path manager over the resolved paths. */
+  private startUserspacePm(rt: RuntimeConfig): void {
+    if (rt.pathManager !== 'userspace' || this.endpoints === undefined) return;
+    const sysfs = rt.topology.sysfsRoot;
+    const resolved = this.endpoints.resolved();
+    const paths = resolved.map((p, i) => ({ ...p, id: i + 1 }));
+    this.schedulerPaths = paths.map((p, i) => ({
+      id: p.id,
+      name: p.name,
+      node: rt.paths[i]?.numaNode ?? nicNumaNode(sysfs, p.interface),
+      addresses: p.addresses,
+    }));
+    try {
+      this.userspacePm = new (nativeModule().UserspacePathManager)(
+        paths.map((p) => ({ id: p.id, name: p.name, ifindex: p.ifindex, addresses: p.addresses, signal: p.signal, subflow: p.subflow, backup: p.backup })),
+      );
+    } catch (err) {
+      throw netlinkError(err, 'starting the userspace path manager (generic netlink "mptcp_pm" events)');
+    }
+    this.logger.info(
+      { paths: this.schedulerPaths.map((p) => ({ id: p.id, name: p.name, numaNode: p.node ?? null })), topology: this.topology },
+      'userspace path manager running',
+    );
+  }
+
+  private stopUserspacePm(): void {
+    this.userspacePm?.close();
+    this.userspacePm = undefined;
+  }
+
+  /** The data plane's connections with the scheduler their listener or policy gives them. */
+  private steerableConnections(snapshot: DataplaneSnapshot): SteerableConnection[] {
+    const rt = this.loaded.runtime;
+    const out: SteerableConnection[] = [];
+    for (const c of snapshot.connections) {
+      if (c.token === undefined || c.token === 0 || c.appLocal === undefined || c.appRemote === undefined) continue;
+      let scheduler = rt.scheduler;
+      let order: string[] = [];
+      const policy = c.policy !== '' ? rt.policies.find((p) => p.name === c.policy) : undefined;
+      if (policy !== undefined) {
+        scheduler = policy.scheduler ?? scheduler;
+        order = policy.paths;
+      } else {
+        const listener = rt.listeners.find((l) => l.name === c.listener);
+        if (listener !== undefined && listener.mode !== 'transparent') {
+          scheduler = listener.scheduler ?? scheduler;
+          order = listener.paths;
+        }
+      }
+      out.push({ id: c.id, worker: c.worker, token: c.token, appLocal: c.appLocal, appRemote: c.appRemote, subflows: c.subflows, scheduler, order });
+    }
+    return out;
   }
 
   private releaseEndpoints(): void {
@@ -265,11 +358,16 @@ export class Proxy {
 
   private swapEndpoints(from: RuntimeConfig, to: RuntimeConfig): void {
     if (isDeepStrictEqual(from.paths, to.paths) && isDeepStrictEqual(from.mptcp, to.mptcp)) return;
+    this.stopUserspacePm();
     this.releaseEndpoints();
     try {
       this.startEndpoints(to);
+      this.startUserspacePm(to);
     } catch (err) {
+      this.stopUserspacePm();
+      this.releaseEndpoints();
       this.startEndpoints(from); // the old paths worked a moment ago
+      this.startUserspacePm(from);
       throw err;
     }
   }
@@ -357,6 +455,7 @@ export class Proxy {
       // the next start removes it
     }
     this.dataplane?.close();
+    this.userspacePm?.close();
     this.endpoints?.release();
   }
 }

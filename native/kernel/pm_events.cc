@@ -83,6 +83,15 @@ bool ParsePmEvent(const nlmsghdr* nlh, PmEvent* out) {
     out->has_local = Copy(a.tb[MPTCP_ATTR_SADDR6], out->local.addr.data(), 16);
     out->has_remote = Copy(a.tb[MPTCP_ATTR_DADDR6], out->remote.addr.data(), 16);
   }
+  // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the paths know them as IPv4.
+  for (PmAddress* addr : {&out->local, &out->remote}) {
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (addr->family == AF_INET6 && std::memcmp(addr->addr.data(), kMapped, 12) == 0) {
+      addr->family = AF_INET;
+      std::memmove(addr->addr.data(), addr->addr.data() + 12, 4);
+      std::memset(addr->addr.data() + 4, 0, 12);
+    }
+  }
   uint16_t port = 0;
   if (Copy(a.tb[MPTCP_ATTR_SPORT], &port, 2)) out->local.port = ntohs(port);
   if (Copy(a.tb[MPTCP_ATTR_DPORT], &port, 2)) out->remote.port = ntohs(port);

@@ -15,6 +15,7 @@ export type {
   RuntimePolicy,
   RuntimeTransparentInboundListener,
   RuntimeTransparentListener,
+  Scheduler,
   SocketAddress,
 } from './runtime';
 export { cidrContains, formatCidr, parseCidr } from './cidr';

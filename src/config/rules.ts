@@ -9,7 +9,7 @@ import { formatPath, type KeyPath } from './path';
 import { parseHost } from './cidr';
 import type { BraidConfig, ListenerConfig, PolicyConfig } from './schema';
 
-type ListenerKey = 'listen' | 'upstream' | 'target' | 'ports' | 'capture';
+type ListenerKey = 'listen' | 'upstream' | 'target' | 'ports' | 'capture' | 'scheduler' | 'paths';
 
 // Which keys each listener mode needs and which it must not have; `uses` words the forbidden-key message.
 const LISTENER_KEYS: Record<ListenerConfig['mode'], { required: ListenerKey[]; forbidden: ListenerKey[]; uses: string }> = {
@@ -17,8 +17,8 @@ const LISTENER_KEYS: Record<ListenerConfig['mode'], { required: ListenerKey[]; f
   inbound: { required: ['listen', 'target'], forbidden: ['upstream', 'ports', 'capture'], uses: 'an inbound listener uses "listen" and "target"' },
   transparent: {
     required: [],
-    forbidden: ['listen', 'upstream', 'target', 'ports'],
-    uses: 'a transparent listener binds ephemeral ports and dials the original destination; policies say what it captures',
+    forbidden: ['listen', 'upstream', 'target', 'ports', 'scheduler', 'paths'],
+    uses: 'a transparent listener binds ephemeral ports and dials the original destination; policies say what it captures and how (scheduler, paths)',
   },
   'transparent-inbound': {
     required: ['ports'],
@@ -33,6 +33,8 @@ const KEY_WHY: Record<ListenerKey, string> = {
   target: 'the local address to deliver to',
   ports: 'the local ports whose incoming connections braid takes',
   capture: 'which connections a transparent listener takes',
+  scheduler: 'which subflows carry data',
+  paths: 'the order of paths for backup-ordered',
 };
 
 /** A policy without match, or with an empty one, takes every connection. */
@@ -134,6 +136,30 @@ export function crossFieldRules(config: BraidConfig): RawIssue[] {
       value(b.path, `${formatSocketAddress(b.address)} collides with ${formatSocketAddress(clash.address)} of ${clash.label} (${formatPath(clash.path)}): both cannot bind`);
     }
   });
+
+  // Schedulers steer with per-connection backup flags, which only the userspace path manager sets.
+  const schedulers: { path: KeyPath; value: string }[] = [{ path: ['mptcp', 'scheduler'], value: config.mptcp.scheduler }];
+  config.listeners.forEach((l, i) => {
+    if (l.scheduler !== undefined) schedulers.push({ path: ['listeners', i, 'scheduler'], value: l.scheduler });
+    (l.paths ?? []).forEach((name, k) => {
+      if (!pathNames.has(name)) value(['listeners', i, 'paths', k], `no path named "${name}" in paths[]${pathNames.size === 0 ? ' (none are configured)' : `: known are ${[...pathNames].join(', ')}`}`);
+    });
+  });
+  config.policies.forEach((p, i) => {
+    if (p.scheduler === undefined) return;
+    if (p.action !== 'mptcp') issues.push({ path: ['policies', i, 'scheduler'], anchor: 'key', message: `"scheduler" only applies to action "mptcp" (this policy's action is "${p.action}")` });
+    schedulers.push({ path: ['policies', i, 'scheduler'], value: p.scheduler });
+  });
+  for (const s of schedulers) {
+    if (s.value !== 'default' && config.mptcp.pathManager !== 'userspace') {
+      value(s.path, `scheduler "${s.value}" needs mptcp.pathManager: userspace (it flags subflows backup per connection)`);
+    }
+  }
+  if (config.mptcp.pathManager === 'userspace' && config.paths.length === 0) {
+    value(['mptcp', 'pathManager'], 'the userspace path manager needs paths[] (it opens one subflow per path)');
+  }
+  const reevaluate = parseDuration(config.topology.reevaluate);
+  if (reevaluate.ok && reevaluate.ms === 0) value(['topology', 'reevaluate'], 'must be more than 0');
 
   const connect = parseDuration(config.timeouts.connect);
   if (connect.ok && connect.ms === 0) value(['timeouts', 'connect'], 'must be more than 0 (a connect timeout cannot be disabled)');

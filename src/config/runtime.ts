@@ -17,6 +17,10 @@ export interface RuntimeAddressListener {
   /** forward: the upstream dialled over MPTCP; inbound: the local target. */
   target: SocketAddress;
   backlog: number;
+  /** Undefined: mptcp.scheduler. */
+  scheduler?: Scheduler;
+  /** Order for backup-ordered; empty: the order of paths[]. */
+  paths: string[];
 }
 
 /** Outgoing connections captured by policies; dials each one's original destination. */
@@ -36,6 +40,8 @@ export interface RuntimeTransparentInboundListener {
   targetHost: string; // numeric, IPv6 without brackets
   targetFamily: 4 | 6;
   backlog: number;
+  scheduler?: Scheduler;
+  paths: string[];
 }
 
 export type RuntimeListener = RuntimeAddressListener | RuntimeTransparentListener | RuntimeTransparentInboundListener;
@@ -56,13 +62,21 @@ export interface RuntimePolicy {
   paths: string[];
   /** Meaningful for action mptcp; 'allow' for the other actions. */
   fallback: 'allow' | 'deny';
+  scheduler?: Scheduler;
 }
+
+export type Scheduler = BraidConfig['mptcp']['scheduler'];
 
 export interface RuntimeConfig {
   transport: BraidConfig['transport'];
   workers: number;
   paths: PathConfig[];
   mptcp: { subflows: number; addAddrAccepted: number };
+  pathManager: BraidConfig['mptcp']['pathManager'];
+  /** For connections whose listener or policy names no scheduler. */
+  scheduler: Scheduler;
+  reevaluateMs: number;
+  topology: { sysfsRoot: string };
   listeners: RuntimeListener[];
   policies: RuntimePolicy[];
   limits: BraidConfig['limits'];
@@ -80,6 +94,10 @@ export function toRuntimeConfig(config: BraidConfig, cpus: number = availablePar
       subflows: limit(config.mptcp.subflows, config.paths.length),
       addAddrAccepted: limit(config.mptcp.addAddrAccepted, config.paths.length),
     },
+    pathManager: config.mptcp.pathManager,
+    scheduler: config.mptcp.scheduler,
+    reevaluateMs: ms(config.topology.reevaluate),
+    topology: { sysfsRoot: config.topology.sysfsRoot },
     listeners: config.listeners.map(listener),
     policies: config.policies.map(policy),
     limits: { ...config.limits },
@@ -103,13 +121,24 @@ function listener(l: ListenerConfig): RuntimeListener {
         listen: address(l.listen),
         target: address(l.mode === 'forward' ? l.upstream : l.target),
         backlog: l.backlog,
+        ...(l.scheduler !== undefined ? { scheduler: l.scheduler } : {}),
+        paths: [...(l.paths ?? [])],
       };
     case 'transparent':
       return { name: l.name, mode: l.mode, capture: [...(l.capture ?? DEFAULTS.listener.capture)], backlog: l.backlog };
     case 'transparent-inbound': {
       const target = parseHost(l.target ?? DEFAULTS.listener.transparentInboundTarget);
       if (target === undefined) throw new Error(`toRuntimeConfig: unvalidated target host "${l.target}"`);
-      return { name: l.name, mode: l.mode, ports: [...(l.ports ?? [])], targetHost: target.host, targetFamily: target.family, backlog: l.backlog };
+      return {
+        name: l.name,
+        mode: l.mode,
+        ports: [...(l.ports ?? [])],
+        targetHost: target.host,
+        targetFamily: target.family,
+        backlog: l.backlog,
+        ...(l.scheduler !== undefined ? { scheduler: l.scheduler } : {}),
+        paths: [...(l.paths ?? [])],
+      };
     }
   }
 }
@@ -128,6 +157,7 @@ function policy(p: PolicyConfig): RuntimePolicy {
     action: p.action,
     paths: [...(p.paths ?? [])],
     fallback: p.action === 'mptcp' ? (p.fallback ?? DEFAULTS.policy.fallback) : 'allow',
+    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}),
   };
 }
 

@@ -28,6 +28,11 @@ export const POLICY_ACTIONS = ['mptcp', 'tcp', 'bypass', 'reject'] as const;
 export const FALLBACKS = ['allow', 'deny'] as const;
 export const CAPTURES = ['local', 'routed'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const PATH_MANAGERS = ['kernel', 'userspace'] as const;
+export const SCHEDULERS = ['default', 'numa-local', 'backup-ordered'] as const;
+
+const SCHEDULER_DESCRIPTION =
+  'Which subflows carry data, chosen per connection by flagging the others backup (MP_PRIO, so the peer sends where this node wants to receive). default: the kernel\'s choice (paths flagged `backup` only as configured). numa-local: the paths whose NIC is on the NUMA node of the local application end are active, the others backup; re-evaluated while the connection lives. backup-ordered: the first usable path of `paths` (in order) is active, the rest backup. Anything but default needs `mptcp.pathManager: userspace`.';
 
 const PathSchema = object(
   {
@@ -49,6 +54,14 @@ const PathSchema = object(
       default: DEFAULTS.path.subflow,
       description: 'Open subflows from this path to the peer on connections braid dials.',
     }),
+    numaNode: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1023,
+        description:
+          "NUMA node of this path's NIC. Default: read from sysfs (<topology.sysfsRoot>/class/net/<interface>/device/numa_node); set it when sysfs has none (virtual NICs) or is wrong.",
+      }),
+    ),
   },
   { description: 'One network path of this node: an interface whose addresses carry MPTCP subflows.' },
 );
@@ -92,6 +105,17 @@ const ListenerSchema = object(
         minItems: 1,
         description:
           `transparent only: which connections \`policies\` apply to, each kind once. local: connections of this node's own processes (nftables output hook, REDIRECT). routed: connections this node forwards, e.g. from pods or containers routed through it (prerouting hook, TPROXY); there a connection has no local socket owner, so policies that match on \`uid\` or \`cgroup\` never match it and are skipped. Routed capture sees every connection the node forwards, whichever side opened it: give policies a \`source\` (e.g. the pod CIDR) to take only the pods' outgoing ones. Default [${DEFAULTS.listener.capture.join(', ')}].`,
+      }),
+    ),
+    scheduler: Type.Optional(
+      stringEnum(SCHEDULERS, {
+        description: `forward, inbound and transparent-inbound: the scheduler of this listener's connections (transparent listeners take it from their policies). Default: mptcp.scheduler. ${SCHEDULER_DESCRIPTION}`,
+      }),
+    ),
+    paths: Type.Optional(
+      Type.Array(checked(CHECKS.name, { description: 'A name from paths[].' }), {
+        minItems: 1,
+        description: 'forward, inbound and transparent-inbound: the paths in order of preference for scheduler backup-ordered (first is primary). Default: the order of paths[].',
       }),
     ),
     backlog: Type.Integer({
@@ -154,8 +178,11 @@ const PolicySchema = object(
     }),
     paths: Type.Optional(
       Type.Array(checked(CHECKS.name, { description: 'A name from paths[].' }), {
-        description: 'Names of paths (from `paths`) the policy\'s connections should use. Informational with the kernel path manager.',
+        description: 'Names of paths (from `paths`) in order of preference, for scheduler backup-ordered (first is primary). Default: the order of paths[].',
       }),
+    ),
+    scheduler: Type.Optional(
+      stringEnum(SCHEDULERS, { description: `mptcp only: the scheduler of this policy's connections. Default: mptcp.scheduler. ${SCHEDULER_DESCRIPTION}` }),
     ),
     fallback: Type.Optional(
       stringEnum(FALLBACKS, {
@@ -194,11 +221,31 @@ export const BraidConfigSchema = object(
           description:
             'Most peer address announcements (ADD_ADDR) accepted per connection (kernel limit "add_addr_accepted", 0..8). "auto": one per path beyond the first (at least 1).',
         }),
+        pathManager: stringEnum(PATH_MANAGERS, {
+          default: DEFAULTS.mptcp.pathManager,
+          description:
+            "kernel: the kernel's in-kernel path manager works from braid's endpoints. userspace: braid sets net.mptcp.path_manager=userspace in its network namespace while it runs and manages every MPTCP connection there itself: one subflow per path bound to the path's interface, announcements of the other paths to peers that opened a connection, a lost subflow re-created when its path comes back, per-connection backup flags for the schedulers. Needs paths.",
+        }),
+        scheduler: stringEnum(SCHEDULERS, { default: DEFAULTS.mptcp.scheduler, description: `The scheduler of connections whose listener or policy names none. ${SCHEDULER_DESCRIPTION}` }),
       },
       {
         default: DEFAULTS.mptcp,
-        description: 'Kernel MPTCP path-manager limits braid sets in its network namespace while it runs.',
+        description: 'How MPTCP connections get their subflows: the path manager and the kernel limits braid sets in its network namespace while it runs, and the default scheduler.',
       },
+    ),
+    topology: object(
+      {
+        sysfsRoot: Type.String({
+          minLength: 1,
+          default: DEFAULTS.topology.sysfsRoot,
+          description: 'Where to read the NUMA topology: <root>/devices/system/node/node*/cpulist and <root>/class/net/<interface>/device/numa_node. Another root describes another machine (tests).',
+        }),
+        reevaluate: checked(CHECKS.duration, {
+          default: DEFAULTS.topology.reevaluate,
+          description: 'How often numa-local connections look again at where their application runs (and move when it moved). Must be more than 0.',
+        }),
+      },
+      { default: DEFAULTS.topology, description: 'NUMA topology, for scheduler numa-local and for grouping relay workers per node.' },
     ),
     listeners: Type.Array(ListenerSchema, {
       minItems: 1,

@@ -1,12 +1,25 @@
 // Loads the compiled addon. The only place that knows where the binary lives.
 import path from 'node:path';
 import { BraidError } from '../errors';
-import type { DataplaneEvent, NativeDataplane, NativeDataplaneSpec, NativePathManager, NativePolicyRouting } from './types';
+import type {
+  DataplaneEvent,
+  NativeDataplane,
+  NativeDataplaneSpec,
+  NativePathManager,
+  NativePolicyRouting,
+  NativeProcessCpus,
+  NativeUserspacePathManager,
+  SocketOwner,
+  UserspacePmPath,
+} from './types';
 
 export interface NativeModule {
   Dataplane: new (spec: NativeDataplaneSpec, onEvents: (events: DataplaneEvent[]) => void) => NativeDataplane;
   PathManager: new () => NativePathManager;
   PolicyRouting: new () => NativePolicyRouting;
+  UserspacePathManager: new (paths: UserspacePmPath[]) => NativeUserspacePathManager;
+  findSocketOwner(local: string, remote: string, hintPid: number): SocketOwner | null;
+  processCpus(pid: number): NativeProcessCpus | null;
 }
 
 let cached: NativeModule | undefined;

@@ -124,6 +124,9 @@ export interface ConnectionSnapshot {
   bytesUp: number;
   bytesDown: number;
   subflows: SubflowInfo[];
+  token?: number;
+  appLocal?: string;
+  appRemote?: string;
 }
 
 export interface AddressBytes {
@@ -239,4 +242,69 @@ export interface NativePolicyRouting {
   remove(key: PolicyRoutingKey): void;
   status(key: PolicyRoutingKey): PolicyRoutingStatus;
   close(): void;
+}
+
+// --- The userspace path manager (native/kernel/userspace_pm.h) -------------------------------
+
+export interface UserspacePmPath {
+  id: number; // 1..255: the MPTCP address id of the path's address on every connection
+  name: string;
+  ifindex: number;
+  addresses: string[]; // numeric, no brackets
+  signal: boolean;
+  subflow: boolean;
+  backup: boolean;
+}
+
+export interface UserspacePmSubflow {
+  path: number; // 0: on no configured path
+  local: string; // "ip:port" / "[ip6]:port"
+  remote: string;
+  backup: boolean;
+}
+
+export interface UserspacePmConnection {
+  token: number;
+  serverSide: boolean;
+  subflows: UserspacePmSubflow[];
+  /** Paths the connection's preference makes active now; empty without a preference. */
+  activePaths: number[];
+}
+
+export interface UserspacePmCounters {
+  events: number;
+  subflowsCreated: number;
+  subflowCreateErrors: number;
+  subflowsRecreated: number;
+  subflowsDestroyed: number;
+  announces: number;
+  announceErrors: number;
+  prioChanges: number;
+  prioErrors: number;
+  eventOverruns: number;
+}
+
+export interface UserspacePmSnapshot {
+  paths: { id: number; name: string; up: boolean }[];
+  connections: UserspacePmConnection[];
+  counters: UserspacePmCounters;
+}
+
+export interface NativeUserspacePathManager {
+  /** Tiers of path ids, most wanted first; [] drops the preference. */
+  setPreference(token: number, tiers: number[][]): void;
+  /** null once closed. */
+  snapshot(): UserspacePmSnapshot | null;
+  close(): void;
+}
+
+/** Who holds a socket: from findSocketOwner(); pid 0 when no process does. */
+export interface SocketOwner {
+  inode: number;
+  pid: number;
+}
+
+export interface NativeProcessCpus {
+  allowed: number[];
+  last: number;
 }

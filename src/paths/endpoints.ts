@@ -5,6 +5,7 @@
 // cleans up after a braid that died in this namespace without release(); release() is
 // synchronous, idempotent and retryable, so it can run from signal handlers and
 // process.on('exit').
+import { readFileSync, writeFileSync } from 'node:fs';
 import { BraidError } from '../errors';
 import type { EndpointFlag, NativePathManager, PmEndpoint, PmLimits } from '../dataplane/types';
 import { canonicalAddress } from './address';
@@ -53,6 +54,23 @@ export interface EndpointOwnerOptions {
   resolveInterface?: InterfaceResolver;
   /** Default: inode of /proc/self/ns/net. */
   netns?: number;
+  /** userspace: set net.mptcp.path_manager=userspace while braid runs (restored on release). Default kernel. */
+  pathManagerType?: 'kernel' | 'userspace';
+  /** Default: /proc/sys/net/mptcp/path_manager of this netns. */
+  pathManagerSysctl?: string;
+}
+
+const PATH_MANAGER_SYSCTL = '/proc/sys/net/mptcp/path_manager';
+
+/** A path as the userspace path manager needs it: resolved interface and addresses. */
+export interface ResolvedPath {
+  name: string;
+  interface: string;
+  ifindex: number;
+  addresses: string[];
+  backup: boolean;
+  signal: boolean;
+  subflow: boolean;
 }
 
 const MAX_ENDPOINT_ID = 255; // u8 in the kernel; 0 belongs to the initial subflow
@@ -82,6 +100,9 @@ export class EndpointOwner {
   private state: OwnerState | undefined; // set while braid holds changes in this netns
   private readonly addressPaths = new Map<string, string>();
   private readonly foreign: ForeignEndpoint[] = [];
+  private readonly pathManagerType: 'kernel' | 'userspace';
+  private readonly pathManagerSysctl: string;
+  private resolvedPaths: ResolvedPath[] = [];
   private started = false;
 
   constructor(options: EndpointOwnerOptions) {
@@ -94,6 +115,13 @@ export class EndpointOwner {
     this.store = new StateFile(this.stateFile);
     this.pm = options.pathManager;
     this.ownsPathManager = options.pathManager === undefined;
+    this.pathManagerType = options.pathManagerType ?? 'kernel';
+    this.pathManagerSysctl = options.pathManagerSysctl ?? PATH_MANAGER_SYSCTL;
+  }
+
+  /** The configured paths with their interfaces resolved, in config order (after start()). */
+  resolved(): ResolvedPath[] {
+    return this.resolvedPaths.map((p) => ({ ...p, addresses: [...p.addresses] }));
   }
 
   /**
@@ -106,6 +134,15 @@ export class EndpointOwner {
     this.started = true;
     // Resolve first: a wrong interface name fails before anything is touched.
     const resolved = this.paths.map((path) => ({ path, iface: this.resolvePath(path) }));
+    this.resolvedPaths = resolved.map(({ path, iface }) => ({
+      name: path.name,
+      interface: iface.name,
+      ifindex: iface.ifindex,
+      addresses: [...iface.addresses],
+      backup: path.backup,
+      signal: path.signal,
+      subflow: path.subflow,
+    }));
     const previous = this.store.read();
     if (previous !== undefined && ownerAlive(previous)) {
       throw new BraidError(
@@ -120,6 +157,7 @@ export class EndpointOwner {
       this.store.write(this.state);
       this.applyLimits(pm, this.state);
       this.addEndpoints(pm, this.state, resolved);
+      if (this.pathManagerType === 'userspace') this.useUserspacePathManager(this.state);
     } catch (err) {
       this.release();
       throw err;
@@ -163,6 +201,15 @@ export class EndpointOwner {
         } catch (err) {
           fail('cannot remove MPTCP endpoint', netlinkError(err, `deleting endpoint id ${ep.id} (${ep.address})`));
         }
+      }
+    }
+    if (state.pathManager !== undefined) {
+      try {
+        writeFileSync(this.pathManagerSysctl, state.pathManager.previous);
+        this.log('info', 'restored net.mptcp.path_manager', { value: state.pathManager.previous });
+        delete state.pathManager;
+      } catch (err) {
+        fail('cannot restore net.mptcp.path_manager', err);
       }
     }
     if (state.limits !== null) {
@@ -246,12 +293,38 @@ export class EndpointOwner {
       this.call(() => pm.deleteEndpoint(ep.id), `removing stale endpoint id ${ep.id} (${ep.address}) of pid ${previous.pid}`);
       this.log('info', 'removed stale MPTCP endpoint', { id: ep.id, address: ep.address, path: ep.path });
     }
+    if (previous.pathManager !== undefined) {
+      try {
+        writeFileSync(this.pathManagerSysctl, previous.pathManager.previous);
+      } catch (err) {
+        throw new BraidError('BRAID_PATH_STATE', `cannot restore net.mptcp.path_manager to "${previous.pathManager.previous}" left by pid ${previous.pid}`, { cause: err });
+      }
+      this.log('info', 'restored net.mptcp.path_manager', { value: previous.pathManager.previous });
+    }
     if (previous.limits !== null) {
       const limits = previous.limits.previous;
       this.call(() => pm.setLimits(limits), 'restoring limits recorded by a previous braid');
       this.log('info', 'restored MPTCP limits', { ...limits });
     }
     // The stale file is replaced by this owner's fresh state right after.
+  }
+
+  /** Records the current path manager (intent first), then selects the userspace one for new connections. */
+  private useUserspacePathManager(state: OwnerState): void {
+    let previous: string;
+    try {
+      previous = readFileSync(this.pathManagerSysctl, 'utf8').trim();
+    } catch (err) {
+      throw new BraidError('BRAID_PATH_STATE', `cannot read ${this.pathManagerSysctl}: this kernel has no selectable MPTCP path manager (pathManager: userspace needs Linux 6.15 or later)`, { cause: err });
+    }
+    state.pathManager = { previous };
+    this.store.write(state);
+    try {
+      writeFileSync(this.pathManagerSysctl, 'userspace');
+    } catch (err) {
+      throw new BraidError('BRAID_PATH_STATE', `cannot set ${this.pathManagerSysctl} to "userspace"`, { cause: err });
+    }
+    this.log('info', 'MPTCP path manager of this namespace set to userspace', { previous });
   }
 
   private applyLimits(pm: NativePathManager, state: OwnerState): void {

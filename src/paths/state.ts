@@ -31,6 +31,8 @@ export interface OwnerState {
   limits: { previous: PmLimits; desired: PmLimits } | null;
   /** Endpoints braid added or is about to add (intent first, then the netlink request). */
   endpoints: StateEndpoint[];
+  /** net.mptcp.path_manager found before braid set it to "userspace"; absent when braid left it alone. */
+  pathManager?: { previous: string };
 }
 
 /** Inode of this process's network namespace: the key that keeps namespaces' state apart. */
@@ -103,6 +105,9 @@ function parseState(text: string): OwnerState | undefined {
   if (!Number.isInteger(o.pid) || typeof o.startTime !== 'string' || !Number.isInteger(o.netns)) return undefined;
   if (o.limits !== null && !(isLimits(o.limits?.previous) && isLimits(o.limits?.desired))) return undefined;
   if (!Array.isArray(o.endpoints) || !o.endpoints.every(isStateEndpoint)) return undefined;
+  if (o.pathManager !== undefined && !(typeof o.pathManager === 'object' && o.pathManager !== null && typeof o.pathManager.previous === 'string')) {
+    return undefined;
+  }
   return o;
 }
 

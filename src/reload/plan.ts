@@ -36,10 +36,17 @@ export interface ReloadPlan {
 type Flag = 'pathsChanged' | 'mptcpLimitsChanged' | 'policiesChanged' | 'adminChanged' | 'timeoutsChanged' | 'limitsChanged';
 
 /** How a change to each top-level key is carried out. Keys missing here need a restart. */
-const LIVE_KEYS: Readonly<Record<string, Flag | 'listeners' | 'log' | 'restart'>> = {
+// 'read': code reads the running config each time it needs the key, so nothing is to be done.
+const LIVE_KEYS: Readonly<Record<string, Flag | 'listeners' | 'log' | 'restart' | 'read'>> = {
   // The transport and the worker threads are built once at start; changing them means a new data plane.
   transport: 'restart',
   workers: 'restart',
+  // The path manager type is fixed per connection by the kernel, and workers are pinned per NUMA node at start.
+  pathManager: 'restart',
+  topology: 'restart',
+  // The steering loop reads the scheduler of each connection from the running config.
+  scheduler: 'read',
+  reevaluateMs: 'read',
   paths: 'pathsChanged',
   mptcp: 'mptcpLimitsChanged',
   policies: 'policiesChanged',
@@ -68,7 +75,7 @@ export function planReload(current: RuntimeConfig, next: RuntimeConfig): ReloadP
   for (const key of unionOfKeys(from, to)) {
     if (isDeepStrictEqual(from[key], to[key])) continue;
     const how = LIVE_KEYS[key] ?? 'restart';
-    if (how === 'listeners') continue; // planned above
+    if (how === 'listeners' || how === 'read') continue; // planned above, or read where used
     if (how === 'restart') plan.restartRequired.push(key);
     else if (how === 'log') planLog(from[key], to[key], plan);
     else plan[how] = true;

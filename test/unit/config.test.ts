@@ -60,7 +60,8 @@ describe('valid configs', () => {
       transport: 'kernel',
       workers: 'auto',
       paths: [],
-      mptcp: { subflows: 'auto', addAddrAccepted: 'auto' },
+      mptcp: { subflows: 'auto', addAddrAccepted: 'auto', pathManager: 'kernel', scheduler: 'default' },
+      topology: { sysfsRoot: '/sys', reevaluate: '1s' },
       listeners: [{ name: 'redis-out', mode: 'forward', listen: '127.0.0.1:16379', upstream: '198.18.1.2:7379', backlog: 1024 }],
       policies: [],
       limits: { maxConnections: 10000 },
@@ -73,6 +74,10 @@ describe('valid configs', () => {
       workers: 3,
       paths: [],
       mptcp: { subflows: 1, addAddrAccepted: 1 },
+      pathManager: 'kernel',
+      scheduler: 'default',
+      reevaluateMs: 1000,
+      topology: { sysfsRoot: '/sys' },
       listeners: [
         {
           name: 'redis-out',
@@ -80,6 +85,7 @@ describe('valid configs', () => {
           listen: { host: '127.0.0.1', port: 16379, family: 4 },
           target: { host: '198.18.1.2', port: 7379, family: 4 },
           backlog: 1024,
+          paths: [],
         },
       ],
       policies: [],
@@ -169,8 +175,8 @@ policies:
     assert.equal(config.policies[0]?.fallback, undefined, 'fallback is not invented into the effective config');
     assert.deepEqual(runtime.listeners.slice(0, 3), [
       { name: 'out', mode: 'transparent', capture: ['local'], backlog: 1024 },
-      { name: 'web', mode: 'transparent-inbound', ports: [8080, 8443], targetHost: '127.0.0.1', targetFamily: 4, backlog: 1024 },
-      { name: 'web6', mode: 'transparent-inbound', ports: [9000], targetHost: '::1', targetFamily: 6, backlog: 1024 },
+      { name: 'web', mode: 'transparent-inbound', ports: [8080, 8443], targetHost: '127.0.0.1', targetFamily: 4, backlog: 1024, paths: [] },
+      { name: 'web6', mode: 'transparent-inbound', ports: [9000], targetHost: '::1', targetFamily: 6, backlog: 1024, paths: [] },
     ]);
     assert.deepEqual(runtime.policies, [
       {
@@ -233,7 +239,7 @@ policies:
 
   it('prints the effective config in schema order whatever order the file used', () => {
     const { config } = parseConfigText(`log: {level: warn}\n${FORWARD}transport: kernel\n`, 't.yaml');
-    assert.deepEqual(Object.keys(config), ['transport', 'workers', 'paths', 'mptcp', 'listeners', 'policies', 'limits', 'timeouts', 'admin', 'log']);
+    assert.deepEqual(Object.keys(config), ['transport', 'workers', 'paths', 'mptcp', 'topology', 'listeners', 'policies', 'limits', 'timeouts', 'admin', 'log']);
   });
 });
 
