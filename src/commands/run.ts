@@ -1,5 +1,7 @@
-// `braid run`: foreground until SIGTERM/SIGINT, then drain and exit 0. A second signal during
-// the drain aborts what is left at once.
+// `braid run`: foreground until SIGTERM/SIGINT, then drain and exit 0. During the drain SIGINT
+// or SIGQUIT aborts what is left at once; a repeated SIGTERM does not, because orchestrators
+// send it more than once (Kubernetes' preStop hook and then the kubelet itself). A signal that
+// arrives while braid is still starting stops it as soon as the start is done.
 import { loadConfigFile } from '../config';
 import { createLogger, flushLogger } from '../observability/logger';
 import { Proxy } from '../proxy';
@@ -23,6 +25,13 @@ export async function runCommand(file: string, options: { stateDir?: string } = 
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
 
+  let stopSignal: NodeJS.Signals | undefined;
+  let onSignal: (signal: NodeJS.Signals) => void = (signal) => {
+    stopSignal ??= signal;
+  };
+  const listener = (signal: NodeJS.Signals): void => onSignal(signal);
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(s, listener);
+
   await proxy.start();
   // File changes (including a Kubernetes ConfigMap's symlink swap) and SIGHUP reload live.
   const reloader = new Reloader({
@@ -36,20 +45,21 @@ export async function runCommand(file: string, options: { stateDir?: string } = 
   logger.info({ config: file, pid: process.pid, workers: loaded.runtime.workers }, 'braid running');
 
   await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals++;
+    let stopping = false;
+    onSignal = (signal) => {
       reloader.stop();
-      if (signals === 1) {
+      if (!stopping) {
+        stopping = true;
         logger.info({ signal }, 'stopping: no new connections, draining open ones');
         proxy.stop().then(resolve, crash);
+      } else if (signal === 'SIGTERM') {
+        logger.info({ signal }, 'already draining; SIGINT or SIGQUIT aborts the open connections');
       } else {
-        logger.warn({ signal }, 'second signal: aborting open connections');
+        logger.warn({ signal }, 'aborting open connections');
         proxy.stop({ immediate: true }).then(resolve, crash);
       }
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    if (stopSignal !== undefined) onSignal(stopSignal);
   });
   logger.info('braid stopped');
   flushLogger();
