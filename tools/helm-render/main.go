@@ -8,7 +8,7 @@
 // merged values this prints with --output json), subcharts, --set.
 //
 //	helm-render [-name NAME] [-namespace NS] [-f values.yaml]... [-kube-version v1.30.0]
-//	            [-api-versions group/version[/Kind]]... [-output yaml|json] CHART_DIR
+//	            [-api-versions group/version[/Kind]]... [-output yaml|json|values] CHART_DIR
 package main
 
 import (
@@ -50,7 +50,7 @@ func main() {
 	name := flag.String("name", "release-name", "release name (helm template's default)")
 	namespace := flag.String("namespace", "default", "release namespace")
 	kubeVersion := flag.String("kube-version", "v1.30.0", "Kubernetes version in .Capabilities")
-	output := flag.String("output", "yaml", "yaml (like helm template) or json (values, manifests, notes)")
+	output := flag.String("output", "yaml", "yaml (like helm template), json (values, manifests, notes) or values (the merged values as JSON, nothing rendered)")
 	var valueFiles, apiVersions multiFlag
 	flag.Var(&valueFiles, "f", "values file merged over values.yaml (repeatable, later wins)")
 	flag.Var(&apiVersions, "api-versions", "extra API version in .Capabilities.APIVersions (repeatable)")
@@ -59,13 +59,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: helm-render [flags] CHART_DIR")
 		os.Exit(2)
 	}
-	res, err := render(flag.Arg(0), *name, *namespace, *kubeVersion, valueFiles, apiVersions)
+	res, err := render(flag.Arg(0), *name, *namespace, *kubeVersion, valueFiles, apiVersions, *output == "values")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		os.Exit(1)
 	}
-	if *output == "json" {
-		out, err := json.Marshal(res)
+	if *output == "json" || *output == "values" {
+		var out []byte
+		if *output == "values" {
+			out, err = json.Marshal(res.Values)
+		} else {
+			out, err = json.Marshal(res)
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 			os.Exit(1)
@@ -135,7 +140,7 @@ var defaultAPIVersions = []string{
 	"apiextensions.k8s.io/v1", "admissionregistration.k8s.io/v1", "autoscaling/v2", "discovery.k8s.io/v1",
 }
 
-func render(chartDir, releaseName, namespace, kubeVersion string, valueFiles, extraAPIs []string) (*result, error) {
+func render(chartDir, releaseName, namespace, kubeVersion string, valueFiles, extraAPIs []string, valuesOnly bool) (*result, error) {
 	var meta chartMeta
 	if err := readYAML(filepath.Join(chartDir, "Chart.yaml"), &meta); err != nil {
 		return nil, err
@@ -164,6 +169,9 @@ func render(chartDir, releaseName, namespace, kubeVersion string, valueFiles, ex
 			return nil, err
 		}
 		values = coalesce(override, values)
+	}
+	if valuesOnly {
+		return &result{Values: values}, nil
 	}
 
 	templates, chartFiles, err := loadChartFiles(chartDir, meta.Name)
