@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Ajv from 'ajv';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 
 export type Json = Record<string, unknown>;
 
@@ -93,8 +93,10 @@ export function renderChart(options: RenderOptions = {}, dir = chartDir): Render
     if (options.kubeVersion !== undefined) args.push('-kube-version', options.kubeVersion);
     for (const api of options.apiVersions ?? []) args.push('-api-versions', api);
     (options.values ?? []).forEach((v, i) => {
+      // JSON is YAML with every string quoted: `off` stays a string (unquoted, YAML 1.1 as
+      // helm reads it makes it false).
       const file = path.join(tmp, `values-${i}.yaml`);
-      writeFileSync(file, stringify(v));
+      writeFileSync(file, JSON.stringify(v));
       args.push('-f', file);
     });
     args.push(dir);
