@@ -10,6 +10,7 @@ packages=(
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
   iperf3 socat curl mptcpize python3                   # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev   # tools/helm-render (chart tests)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,14 +1,17 @@
 // The Helm chart's values.schema.json: the chart's own settings, typed by hand here, plus
-// `config`, which is braid's configuration schema (schema/braid.schema.json) as published.
-// Written by helm-schema.ts; test/unit/helm.test.ts fails when the committed file is stale.
+// `config`, which is braid's configuration schema (configJsonSchema(), also published as
+// schema/braid.schema.json). Written by helm-schema.ts; test/unit/helm-schema.test.ts fails when
+// the committed file differs from what this builds from the current config schema.
 
 type Schema = Record<string, unknown>;
 
 const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
 const stringMap = (description: string): Schema => ({ type: 'object', additionalProperties: { type: 'string' }, description });
 const object = (description: string): Schema => ({ type: 'object', description });
+// Prometheus durations as the ServiceMonitor CRD accepts them (e.g. 30s, 1m, 1m30s).
+const PROM_DURATION = '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$';
 
-/** values.schema.json for helm/braid, given the parsed schema/braid.schema.json. */
+/** values.schema.json for helm/braid, given braid's configuration JSON Schema. */
 export function helmValuesSchema(configSchema: Schema): Schema {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
@@ -67,13 +70,70 @@ export function helmValuesSchema(configSchema: Schema): Schema {
       priorityClassName: str('PriorityClass of the pods; empty for none.'),
       terminationGracePeriodSeconds: {
         type: 'integer',
-        minimum: 1,
-        description: 'Seconds Kubernetes waits after SIGTERM before SIGKILL; keep it above config.timeouts.drain.',
+        minimum: 0,
+        description:
+          'Seconds Kubernetes waits after the start of termination before SIGKILL. 0: config.timeouts.drain plus 15s; a value set must be more than the drain.',
       },
       updateStrategy: object('DaemonSet updateStrategy; the default replaces one node at a time, old pod first.'),
+      rolloutOnConfigChange: {
+        type: 'boolean',
+        description: 'Roll the pods on every config change (a checksum annotation) instead of relying on braid\'s live reload.',
+      },
       stateDir: str('Host directory (hostPath) for braid\'s kernel endpoint state; keep it on tmpfs such as /run.', {
         pattern: '^/',
       }),
+      serviceMonitor: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'A Prometheus Operator ServiceMonitor and the headless Service it selects.',
+        properties: {
+          enabled: { type: 'boolean', description: 'Create them (needs the monitoring.coreos.com/v1 CRDs).' },
+          interval: str('Scrape interval.', { pattern: PROM_DURATION }),
+          scrapeTimeout: str('Scrape timeout.', { pattern: PROM_DURATION }),
+          labels: stringMap('Extra labels on the ServiceMonitor, for your Prometheus\'s serviceMonitorSelector.'),
+        },
+      },
+      grafanaDashboard: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'A ConfigMap with braid\'s Grafana dashboard, for the Grafana dashboard sidecar.',
+        properties: {
+          enabled: { type: 'boolean', description: 'Create it.' },
+          labels: stringMap('Labels the sidecar selects dashboards by (grafana_dashboard: "1" by default).'),
+          annotations: stringMap('Annotations, e.g. the sidecar\'s folder annotation.'),
+        },
+      },
+      dpdk: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Pod settings for transport: dpdk; used only when config.transport is dpdk.',
+        properties: {
+          hugepages: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              pageSize: str('Hugepage size the nodes reserved.', { enum: ['2Mi', '1Gi'] }),
+              amount: str('Hugepage memory per pod (a Kubernetes quantity such as 1Gi); empty for none.', {
+                pattern: '^$|^[0-9]+(Ki|Mi|Gi)$',
+              }),
+            },
+          },
+          devices: {
+            type: 'object',
+            description: 'Extended resources from a device plugin (e.g. intel.com/intel_sriov_netdevice: 1).',
+            propertyNames: { pattern: '^[a-z0-9.-]+/[A-Za-z0-9_.-]+$' },
+            additionalProperties: { type: 'integer', minimum: 1 },
+          },
+          physicalAddresses: {
+            type: 'boolean',
+            description: 'The NIC driver needs physical addresses (igb_uio, vfio-pci without IOMMU): adds SYS_ADMIN and SYS_RAWIO.',
+          },
+          privileged: {
+            type: 'boolean',
+            description: 'Run privileged with the host\'s /dev/vfio (vfio-pci NICs without a device plugin).',
+          },
+        },
+      },
       config: helmConfigSchema(configSchema),
     },
   };

@@ -83,3 +83,60 @@ host: {{ include "braid.adminHost" . | quote }}
 port: {{ include "braid.adminPort" . | int }}
 scheme: HTTP
 {{- end -}}
+
+{{/* URL of the admin endpoint from inside the pod (the preStop hook): loopback for a wildcard. */}}
+{{- define "braid.localAdminURL" -}}
+{{- $host := include "braid.adminHost" . -}}
+{{- if include "braid.adminWildcard" . -}}{{- $host = "127.0.0.1" -}}{{- end -}}
+{{- if contains ":" $host -}}{{- $host = printf "[%s]" $host -}}{{- end -}}
+http://{{ $host }}:{{ include "braid.adminPort" . }}
+{{- end -}}
+
+{{/*
+config.timeouts.drain in whole seconds, rounded up. Durations are a whole number and one unit
+(ms, s, m, h), which values.schema.json has checked; 30s is braid's default.
+*/}}
+{{- define "braid.drainSeconds" -}}
+{{- $d := dig "timeouts" "drain" "30s" .Values.config | toString -}}
+{{- $n := regexFind "^[0-9]+" $d | int64 -}}
+{{- $unit := trimPrefix (regexFind "^[0-9]+" $d) $d -}}
+{{- if eq $unit "ms" -}}{{ div (add $n 999) 1000 }}
+{{- else if eq $unit "s" -}}{{ $n }}
+{{- else if eq $unit "m" -}}{{ mul $n 60 }}
+{{- else if eq $unit "h" -}}{{ mul $n 3600 }}
+{{- else -}}{{ fail (printf "config.timeouts.drain %q is not a duration such as 30s" $d) }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds: the drain plus 15s for braid's cleanup unless set; a value that
+would SIGKILL braid mid-drain is refused.
+*/}}
+{{- define "braid.gracePeriod" -}}
+{{- $drain := include "braid.drainSeconds" . | int64 -}}
+{{- $set := .Values.terminationGracePeriodSeconds | int64 -}}
+{{- if eq $set 0 -}}{{ add $drain 15 }}
+{{- else if le $set $drain -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be more than config.timeouts.drain (%ds), or the kubelet kills braid while it drains; set 0 to derive it" $set $drain) -}}
+{{- else -}}{{ $set }}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the pod is set up for the dpdk transport. */}}
+{{- define "braid.dpdk" -}}
+{{- if eq (dig "transport" "kernel" .Values.config | toString) "dpdk" -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Capabilities: NET_ADMIN (MPTCP path manager over netlink, SO_MARK, nftables), NET_RAW
+(IP_TRANSPARENT), NET_BIND_SERVICE (listeners below 1024); for dpdk IPC_LOCK (locked DMA
+memory) and, for drivers that need physical addresses, SYS_ADMIN and SYS_RAWIO.
+*/}}
+{{- define "braid.capabilities" -}}
+{{- $caps := list "NET_ADMIN" "NET_RAW" "NET_BIND_SERVICE" -}}
+{{- if include "braid.dpdk" . -}}
+{{- $caps = append $caps "IPC_LOCK" -}}
+{{- if .Values.dpdk.physicalAddresses -}}{{- $caps = concat $caps (list "SYS_ADMIN" "SYS_RAWIO") -}}{{- end -}}
+{{- end -}}
+{{- toJson $caps -}}
+{{- end -}}
