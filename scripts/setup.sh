@@ -10,6 +10,7 @@ packages=(
   clang-14 libclang-rt-14-dev                         # ustack wire fuzzing (libFuzzer, ASan)
   dpdk libdpdk-dev                                    # ustack DPDK port (EAL, ethdev, vdevs)
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
+  tshark                                              # judges ustack captures in tests
   iperf3 socat curl mptcpize python3 iputils-ping      # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
 )
