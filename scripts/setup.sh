@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake make pkg-config libmnl-dev libgtest-dev   # native build and C++ tests
   libssl-dev                                          # ustack hashes (ISNs, MPTCP keys)
+  clang-14 libclang-rt-14-dev                         # ustack wire fuzzing (libFuzzer, ASan)
+  dpdk libdpdk-dev                                    # ustack DPDK port (EAL, ethdev, vdevs)
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
-  iperf3 socat curl mptcpize python3                   # unmodified test clients and servers
+  tshark                                              # judges ustack captures in tests
+  iperf3 socat curl mptcpize python3 iputils-ping      # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev   # tools/helm-render (chart tests)
 )

@@ -1,0 +1,65 @@
+// A DPDK ethdev port as a Device: one RX and one TX queue, frames copied between mbufs and the
+// caller's spans. Any port the EAL has (a --vdev such as net_af_packet, net_tap, net_memif, or a
+// PCI NIC) is found by its name. Checksums: this port requests no offloads, so it reports
+// rx_checksum_verified = false and tx_checksum_offload = false, and the stack does both in software.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ustack/phy/device.h"
+#include "ustack/phy/dpdk_eal.h"
+
+struct rte_mempool;
+
+namespace braid::ustack {
+
+struct DpdkPortOptions {
+  std::string name;            // ethdev name, e.g. "net_af_packet0" (the --vdev name before the comma)
+  std::uint16_t rx_descriptors = 1024;
+  std::uint16_t tx_descriptors = 1024;
+  std::uint32_t mbufs = 4095;  // pool size (2^n - 1 is optimal for the ring)
+  bool promiscuous = false;
+};
+
+struct DpdkPortStats {
+  std::uint64_t rx_frames = 0;
+  std::uint64_t tx_frames = 0;
+  std::uint64_t tx_full = 0;        // Transmit refused: the TX ring was full
+  std::uint64_t tx_no_mbuf = 0;     // Transmit refused: the pool was empty
+  std::uint64_t tx_too_long = 0;    // Transmit refused: frame longer than an mbuf's room
+};
+
+class DpdkPort : public Device {
+ public:
+  // Configures and starts the port. Throws std::runtime_error naming the port and the failing
+  // call. The EAL (`eal`) must have been initialized with the port's vdev.
+  DpdkPort(Eal& eal, const DpdkPortOptions& options);
+  ~DpdkPort() override;
+  DpdkPort(const DpdkPort&) = delete;
+  DpdkPort& operator=(const DpdkPort&) = delete;
+
+  MacAddress mac() const override { return mac_; }
+  DeviceCapabilities capabilities() const override { return caps_; }
+  std::size_t Receive(Instant now, std::size_t max,
+                      const std::function<void(std::span<const std::uint8_t>)>& on_frame) override;
+  bool Transmit(Instant now, std::span<const std::uint8_t> frame) override;
+
+  std::uint16_t port_id() const { return port_; }
+  const std::string& driver_name() const { return driver_; }
+  const DpdkPortStats& stats() const { return stats_; }
+
+ private:
+  std::string name_;
+  std::string driver_;
+  std::uint16_t port_ = 0;
+  rte_mempool* pool_ = nullptr;
+  MacAddress mac_{};
+  DeviceCapabilities caps_{};
+  DpdkPortStats stats_{};
+  std::vector<std::uint8_t> scratch_;  // linearizes multi-segment mbufs
+  bool started_ = false;
+};
+
+}  // namespace braid::ustack
