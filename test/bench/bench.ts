@@ -15,6 +15,7 @@ import { mptcpCounter } from './mib';
 import { BenchBed, CLIENT, PORTS, SERVER } from './setups';
 import { renderText, type Table } from './table';
 import { redisTable, shapedTable, unshapedTable, type RedisRow } from './tables';
+import { numaRows, numaTable, type NumaRow } from './numa';
 
 const REPO = path.resolve(__dirname, '../../..');
 const RATE = '100mbit';
@@ -132,12 +133,19 @@ async function main(): Promise<number> {
   } finally {
     await b.destroy();
   }
+  progress(`numa-local vs default, redis-benchmark -n ${REDIS_REQUESTS} -c ${REDIS_CLIENTS} -P 1 and 16 (a fresh bed):`);
+  const numa: NumaRow[] = await numaRows({ requests: REDIS_REQUESTS, clients: REDIS_CLIENTS, pipelines: [1, 16], progress });
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  const tables: Table[] = [shapedTable(RATE, shaped), unshapedTable(unshaped, repeats), redisTable(redis, REDIS_REQUESTS, REDIS_CLIENTS)];
+  const tables: Table[] = [
+    shapedTable(RATE, shaped),
+    unshapedTable(unshaped, repeats),
+    redisTable(redis, REDIS_REQUESTS, REDIS_CLIENTS),
+    numaTable(numa, REDIS_REQUESTS, REDIS_CLIENTS),
+  ];
   process.stdout.write(`${tables.map(renderText).join('\n\n')}\n`);
 
-  const failures = [...shaped, ...unshaped, ...redis].filter((r) => r.error !== undefined);
+  const failures = [...shaped, ...unshaped, ...redis, ...numa.map((r) => ({ ...r, label: `numa ${r.scheduler} -P ${r.pipeline}` }))].filter((r) => r.error !== undefined);
   if (failures.length > 0) {
     for (const f of failures) process.stderr.write(`bench: ${f.label} could not run: ${f.error}\n`);
     process.stderr.write(`bench: ${values.out} left unchanged\n`);

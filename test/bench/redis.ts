@@ -44,11 +44,13 @@ export interface RedisRun {
   requests: number;
   clients: number;
   mptcpize?: boolean;
+  /** Requests per round trip (-P); default 1. */
+  pipeline?: number;
 }
 
 export async function runRedisBenchmark(bed: Testbed, run: RedisRun): Promise<RedisResult[]> {
   const argv = ['redis-benchmark', '-h', run.host, '-p', String(run.port), '-t', 'set,get',
-    '-n', String(run.requests), '-c', String(run.clients), '-P', '1', '--csv'];
+    '-n', String(run.requests), '-c', String(run.clients), '-P', String(run.pipeline ?? 1), '--csv'];
   const r = await bed.exec(run.node, run.mptcpize === true ? ['mptcpize', 'run', ...argv] : argv, { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`redis-benchmark exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   const results = parseRedisCsv(r.stdout);
