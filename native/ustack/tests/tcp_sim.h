@@ -8,12 +8,20 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <ostream>
 #include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
 #include "ustack/tcp/tcp_table.h"
+
+namespace braid::ustack {
+// gtest prints states and errors by name.
+inline void PrintTo(TcpState s, std::ostream* os) { *os << TcpStateName(s); }
+inline void PrintTo(TcpError e, std::ostream* os) { *os << TcpErrorName(e); }
+}  // namespace braid::ustack
 
 namespace braid::ustack::sim {
 

@@ -8,10 +8,6 @@
 
 namespace braid::ustack {
 
-// gtest prints states by their RFC names.
-void PrintTo(TcpState s, std::ostream* os) { *os << TcpStateName(s); }
-void PrintTo(TcpError e, std::ostream* os) { *os << TcpErrorName(e); }
-
 namespace {
 
 using sim::Net;
