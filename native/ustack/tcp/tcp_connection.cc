@@ -41,6 +41,7 @@ TcpConnection::TcpConnection(TcpContext& ctx, SocketId id, const FourTuple& tupl
   recover_ = iss_;
   high_rxt_ = iss_;
   ts_offset_ = ctx.isn.TimestampOffset(tuple);
+  ts_rtt_floor_ = TsNow(now);
   rcv_wscale_ = ctx.config.window_scaling ? WindowScaleFor(ctx.config.rx_buffer) : 0;
 }
 
@@ -483,7 +484,9 @@ void TcpConnection::ChallengeAck(Instant now) {
 
 void TcpConnection::SampleRtt(Instant now, const TcpRepr& seg, std::uint32_t ack) {
   // RFC 7323 4.1: with timestamps every ACK of new data is a sample, retransmissions included.
-  if (ts_ok_ && seg.timestamp && seg.timestamp->echo != 0) {
+  // An echo older than our last timeout may answer a transmission from before it (a duplicate
+  // ACKed with an old TS.Recent): sampling it would inflate the RTO in a loop, so skip it (Karn).
+  if (ts_ok_ && seg.timestamp && seg.timestamp->echo != 0 && SeqGe(seg.timestamp->echo, ts_rtt_floor_)) {
     auto ms = static_cast<std::int32_t>(TsNow(now) - seg.timestamp->echo);
     if (ms >= 0) {
       rtt_.Sample(Duration::Millis(ms));
@@ -536,6 +539,10 @@ bool TcpConnection::ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t se
   if (SeqGt(ack, snd_una_)) {
     std::uint32_t acked = ack - snd_una_;
     SampleRtt(now, seg, ack);
+    // Forward progress ends the backoff even without a Karn-valid sample: after a timeout in
+    // go-back-N every segment may be a retransmission, and a stuck 2^n RTO would then pay for
+    // each later loss (RFC 6298 5.7 leaves this open; FreeBSD and Linux recover similarly).
+    if (retransmits_ > 0) rtt_.ResetBackoff();
     retransmits_ = 0;
     std::uint32_t data_acked = SeqMin(ack, data_end()) - snd_una_;
     tx_.Consume(data_acked);
@@ -759,6 +766,7 @@ void TcpConnection::OnRetransmitTimeout(Instant now) {
   }
   // RFC 5681 3.1 / RFC 6298 5.4-5.6: collapse the window, back off, resend from SND.UNA.
   cc_->OnRetransmissionTimeout(now, snd_max_ - snd_una_, retransmits_ == 1);
+  ts_rtt_floor_ = TsNow(now);
   rtt_.Backoff();
   rtt_timed_.reset();
   in_recovery_ = false;

@@ -170,6 +170,7 @@ class TcpConnection {
   std::uint32_t ts_offset_ = 0;
   std::uint32_t ts_recent_ = 0;
   std::uint32_t last_ack_sent_ = 0;
+  std::uint32_t ts_rtt_floor_ = 0;  // TSval at the last timeout: older echoes are not RTT samples
 
   // timers
   std::optional<Instant> rto_at_;

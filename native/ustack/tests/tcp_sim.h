@@ -66,6 +66,7 @@ struct WireRecord {
   FourTuple tuple;  // sender's view
   TcpRepr repr;     // payload span cleared; see payload_len
   std::size_t payload_len = 0;
+  bool lost = false;  // dropped by the link (randomly or by the drop hook)
 };
 
 inline IsnGenerator SecretFor(std::uint64_t seed) {
@@ -166,8 +167,10 @@ class Net {
       w.repr.payload = {};
       log.push_back(w);
     }
-    if (drop && drop(from, r)) return;
-    if (link_.loss > 0 && rng_.Uniform() < link_.loss) return;
+    if ((drop && drop(from, r)) || (link_.loss > 0 && rng_.Uniform() < link_.loss)) {
+      if (keep_log) log.back().lost = true;
+      return;
+    }
     int copies = (link_.duplicate > 0 && rng_.Uniform() < link_.duplicate) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
       Packet p;
