@@ -1,13 +1,13 @@
 // The DaemonSet's preStop hook (helm/braid, deploy/kubernetes):
 //   node /opt/braid/dist/src/deploy/prestop.js --admin http://127.0.0.1:9464 [--pid 1]
 // The kubelet runs it first when a pod is to stop, and sends SIGTERM only once it returns.
-// It sends braid (PID 1 of the container) the SIGTERM that starts the drain right away, then
-// waits until braid reports draining (/readyz 503) and no connection is open, or its admin
-// endpoint is gone. Returning earlier would let the kubelet's SIGTERM arrive mid-drain, and
-// braid takes a second signal as "abort the drain"; waiting for braid to exit would instead
-// have the hook killed with the container (a FailedPreStopHook event on every rollout).
-// The kubelet bounds the hook by terminationGracePeriodSeconds, and braid bounds the drain by
-// timeouts.drain, which the chart keeps below it.
+// It sends braid (PID 1 of the container) the SIGTERM that starts the drain right away, and
+// returns once braid reports draining (/readyz 503), or is gone. The kubelet's own SIGTERM then
+// finds braid mid-drain, where a repeated SIGTERM changes nothing (only SIGINT or SIGQUIT abort),
+// and the kubelet waits for braid to exit. Waiting here for braid to exit would instead have the
+// hook killed with the container (a FailedPreStopHook event on every rollout).
+// The kubelet bounds the hook and the drain by terminationGracePeriodSeconds, and braid bounds
+// the drain by timeouts.drain, which the chart keeps below it.
 
 export interface PreStopOptions {
   /** Base URL of braid's admin endpoint as seen from inside the pod. */
@@ -17,8 +17,8 @@ export interface PreStopOptions {
   pollMs?: number;
 }
 
-/** What ended the wait: nothing left open, braid already gone, or its admin endpoint closed. */
-export type PreStopOutcome = 'drained' | 'not-running' | 'admin-gone';
+/** What ended the wait: braid is draining, was already gone, or closed its admin endpoint. */
+export type PreStopOutcome = 'draining' | 'not-running' | 'admin-gone';
 
 export async function preStop(options: PreStopOptions): Promise<PreStopOutcome> {
   try {
@@ -31,14 +31,8 @@ export async function preStop(options: PreStopOptions): Promise<PreStopOutcome> 
   for (;;) {
     const ready = await get(`${options.admin}/readyz`);
     if (ready === undefined) return 'admin-gone';
-    // 200: braid has not handled the signal yet; counting connections now could see zero
-    // while its listeners still accept.
-    if (ready.status === 503) {
-      const conns = await get(`${options.admin}/connections`);
-      if (conns === undefined) return 'admin-gone';
-      const doc = JSON.parse(conns.body) as { connections?: unknown[] };
-      if ((doc.connections ?? []).length === 0) return 'drained';
-    }
+    // 200: braid has not handled the signal yet.
+    if (ready.status === 503) return 'draining';
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
