@@ -174,6 +174,22 @@ export class Proxy {
     log.info({ endpoints: endpoints.endpoints(), stateFile: endpoints.stateFile }, 'kernel MPTCP endpoints ready');
   }
 
+  /** What /paths shows: the path manager, each path's NUMA node and state, the steering. */
+  private pathsDocument(): unknown {
+    const rt = this.loaded.runtime;
+    const pm = this.userspacePm?.snapshot() ?? null;
+    return {
+      pathManager: rt.pathManager,
+      topology: this.topology ?? null,
+      paths: this.schedulerPaths.length > 0
+        ? this.schedulerPaths.map((p) => ({ ...p, up: pm?.paths.find((q) => q.id === p.id)?.up ?? null }))
+        : (this.endpoints?.resolved() ?? []).map((p) => ({ name: p.name, addresses: p.addresses })),
+      connections: pm?.connections ?? [],
+      counters: pm?.counters ?? null,
+      steering: this.steering !== undefined ? { ...this.steering.stats, receivedBytes: Object.fromEntries(this.steering.stats.receivedBytes) } : null,
+    };
+  }
+
   /** With pathManager userspace: braid's own path manager over the resolved paths. */
   private startUserspacePm(rt: RuntimeConfig): void {
     if (rt.pathManager !== 'userspace' || this.endpoints === undefined) return;
@@ -246,6 +262,7 @@ export class Proxy {
       ready: () => this.ready,
       effectiveConfig: () => this.loaded.config,
       pathForAddress: (a) => this.pathForAddress(a),
+      paths: () => this.pathsDocument(),
     });
     this.logger.info({ admin: this.admin.address }, 'admin endpoint listening');
   }

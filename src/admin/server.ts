@@ -1,4 +1,4 @@
-// The admin HTTP endpoint: /metrics, /healthz, /readyz, /connections, /config.
+// The admin HTTP endpoint: /metrics, /healthz, /readyz, /connections, /paths, /config.
 // Read-only and unauthenticated: bind it to loopback or a pod IP, not a public address.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,8 @@ export interface AdminServerOptions {
   ready: () => boolean;
   effectiveConfig: () => unknown;
   pathForAddress: PathForAddress;
+  /** The /paths document: path manager, NUMA nodes of the paths, per-connection preferences. */
+  paths?: () => unknown;
 }
 
 export interface AdminServer {
@@ -54,6 +56,7 @@ const routes: Record<string, Route> = {
   '/healthz': () => text(200, 'ok\n'),
   '/readyz': ({ ready }) => (ready() ? text(200, 'ready\n') : text(503, 'not ready\n')),
   '/connections': ({ snapshot, pathForAddress }) => json(200, connectionsDocument(snapshot(), pathForAddress)),
+  '/paths': ({ paths }) => json(200, paths?.() ?? {}),
   '/config': ({ effectiveConfig }) => json(200, effectiveConfig()),
 };
 

@@ -129,6 +129,9 @@ describe('numa-local steering, braid on both nodes', () => {
     const ratio = Number(/^braid_numa_local_received_ratio (\S+)$/m.exec(metrics)?.[1] ?? 'NaN');
     assert.ok(ratio > 0.5, `braid_numa_local_received_ratio ${ratio}`);
     assert.match(metrics, /^braid_mp_prio_changes_total [1-9]/m);
+    const paths = JSON.parse(await server.get('/paths')) as { pathManager: string; paths: { name: string; node: number | null }[] };
+    assert.equal(paths.pathManager, 'userspace');
+    assert.deepEqual(paths.paths.map((p) => [p.name, p.node]), [['nic0', 0], ['nic1', 1]], 'NIC nodes read from the described sysfs');
     await bed.setLink(1, 0, true);
   });
 });
