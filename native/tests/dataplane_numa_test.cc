@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "kernel/mptcp_sockopt.h"
@@ -40,6 +41,16 @@ void Echo(int client, int server, const std::string& what) {
   ASSERT_EQ(send(server, what.data(), what.size(), MSG_NOSIGNAL), static_cast<ssize_t>(what.size()));
   ASSERT_EQ(recv(client, got.data(), got.size(), MSG_WAITALL), static_cast<ssize_t>(got.size()));
   EXPECT_EQ(got, what);
+}
+
+std::string Capture(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  pclose(p);
+  return out;
 }
 
 struct NumaTest : ::testing::Test {
@@ -132,6 +143,12 @@ TEST_F(NumaTest, MptcpUpstreamCarriesItsToken) {
   ASSERT_TRUE(WaitFor([&] { return h.Find(id, s) && s.state == ConnState::kRelaying; }));
   ASSERT_EQ(s.outcome, Outcome::kMptcp);
   EXPECT_NE(s.token, 0u);
+  // ss(8) reads the token over sock_diag, independently of our getsockopt.
+  const std::string port = test::PeerOf(server).substr(test::PeerOf(server).rfind(':') + 1);
+  const std::string ss = Capture("ss -HMni sport = :" + port + " 2>/dev/null");
+  char hex[16];
+  snprintf(hex, sizeof(hex), "%x", s.token);
+  if (!ss.empty()) EXPECT_NE(ss.find(std::string("token:") + hex + " "), std::string::npos) << ss;
   const uint32_t token = s.token;
   ASSERT_TRUE(h.MoveAndWait(id, 1 - s.worker));
   ASSERT_TRUE(h.Find(id, s));
