@@ -23,6 +23,7 @@ import type { NativeUserspacePathManager } from './dataplane/types';
 import { netlinkError } from './dataplane';
 import { registerSteeringMetrics } from './observability/steering-metrics';
 import { Steering, type SteerableConnection } from './steering/steering';
+import { placeWorkers } from './topology/placement';
 import { nicNumaNode, readTopology, type NumaTopology } from './topology/sysfs';
 import type { SchedulerPath } from './policy/scheduler';
 
@@ -120,7 +121,9 @@ export class Proxy {
     this.startUserspacePm(rt);
 
     this.cleanups.push(subscribeAccessLog(log));
-    const dataplane = openDataplane(dataplaneSpec(rt), publishDataplaneEvents);
+    // Workers grouped per NUMA node (unpinned on a one-node machine).
+    const placement = placeWorkers(this.topology, rt.workers);
+    const dataplane = openDataplane(dataplaneSpec(rt, placement.cpus), publishDataplaneEvents);
     this.dataplane = dataplane;
     this.cleanups.push(() => dataplane.close());
 
@@ -140,6 +143,8 @@ export class Proxy {
         connections: () => this.steerableConnections(dataplane.snapshot()),
         findSocketOwner: (local, remote, hint) => nativeModule().findSocketOwner(local, remote, hint),
         processCpus: (pid) => nativeModule().processCpus(pid),
+        workerNodes: placement.nodes,
+        moveConnection: (id, worker) => dataplane.moveConnection(id, worker),
       });
       this.steering = steering;
       steering.start(() => this.loaded.runtime.reevaluateMs);

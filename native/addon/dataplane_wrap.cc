@@ -15,6 +15,7 @@ void DataplaneWrap::Init(Napi::Env env, Napi::Object exports) {
                                        InstanceMethod("abortConnections", &DataplaneWrap::AbortConnections),
                                        InstanceMethod("setLimits", &DataplaneWrap::SetLimits),
                                        InstanceMethod("activeConnections", &DataplaneWrap::ActiveConnections),
+                                       InstanceMethod("moveConnection", &DataplaneWrap::MoveConnection),
                                        InstanceMethod("snapshot", &DataplaneWrap::Snapshot),
                                        InstanceMethod("close", &DataplaneWrap::Close),
                                    });
@@ -174,6 +175,20 @@ Napi::Value DataplaneWrap::ActiveConnections(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, dataplane_->ActiveConnections());
 }
 
+Napi::Value DataplaneWrap::MoveConnection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0 ||
+      info[1].As<Napi::Number>().DoubleValue() < 0) {
+    Napi::TypeError::New(env, "moveConnection(id: number, worker: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double worker = info[1].As<Napi::Number>().DoubleValue();
+  if (worker > UINT32_MAX) return Napi::Boolean::New(env, false);
+  const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  return Napi::Boolean::New(env, dataplane_->MoveConnection(id, static_cast<uint32_t>(worker)));
+}
+
 Napi::Value DataplaneWrap::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -197,6 +212,10 @@ Napi::Value DataplaneWrap::Snapshot(const Napi::CallbackInfo& info) {
     Napi::Array sfs = Napi::Array::New(env, c.subflows.size());
     for (size_t j = 0; j < c.subflows.size(); j++) sfs.Set(j, ConvertSubflow(env, c.subflows[j]));
     o.Set("subflows", sfs);
+    if (c.token != 0) o.Set("token", c.token);
+    if (!c.app_local.empty()) o.Set("appLocal", c.app_local);
+    if (!c.app_remote.empty()) o.Set("appRemote", c.app_remote);
+    o.Set("migrations", c.migrations);
     conns.Set(i, o);
   }
   out.Set("connections", conns);
@@ -213,6 +232,20 @@ Napi::Value DataplaneWrap::Snapshot(const Napi::CallbackInfo& info) {
   out.Set("accepted", static_cast<double>(snap.accepted));
   out.Set("refused", static_cast<double>(snap.refused));
   out.Set("active", snap.active);
+  out.Set("migrations", static_cast<double>(snap.migrations));
+  Napi::Array workers = Napi::Array::New(env, snap.workers.size());
+  for (size_t i = 0; i < snap.workers.size(); i++) {
+    const auto& w = snap.workers[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", w.index);
+    o.Set("tid", w.tid);
+    Napi::Array cpus = Napi::Array::New(env, w.cpus.size());
+    for (size_t j = 0; j < w.cpus.size(); j++) cpus.Set(j, w.cpus[j]);
+    o.Set("cpus", cpus);
+    o.Set("pinErrno", w.pin_errno);
+    workers.Set(i, o);
+  }
+  out.Set("workers", workers);
   return out;
 }
 

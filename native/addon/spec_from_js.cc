@@ -54,6 +54,34 @@ bool GetProtocol(Napi::Object o, const char* key, relay::Protocol& out, std::str
   return true;
 }
 
+// workerCpus: absent, or one CPU list per worker (fewer lists than workers leave the rest unpinned).
+bool GetWorkerCpus(Napi::Object o, std::vector<std::vector<int>>& out, std::string& problem) {
+  Napi::Value v = o.Get("workerCpus");
+  if (v.IsUndefined()) return true;
+  problem = "workerCpus must be an array of arrays of CPU numbers";
+  if (!v.IsArray()) return false;
+  Napi::Array workers = v.As<Napi::Array>();
+  for (uint32_t w = 0; w < workers.Length(); w++) {
+    Napi::Value list = workers.Get(w);
+    if (!list.IsArray()) return false;
+    Napi::Array cpus = list.As<Napi::Array>();
+    std::vector<int> row;
+    for (uint32_t i = 0; i < cpus.Length(); i++) {
+      Napi::Value cpu = cpus.Get(i);
+      // Range is the kernel's to judge (a refused pin is reported, not fatal); type is ours.
+      if (!cpu.IsNumber() || cpu.As<Napi::Number>().DoubleValue() < 0 ||
+          cpu.As<Napi::Number>().DoubleValue() > 1e6) {
+        problem = "workerCpus[" + std::to_string(w) + "][" + std::to_string(i) + "] must be a CPU number";
+        return false;
+      }
+      row.push_back(cpu.As<Napi::Number>().Int32Value());
+    }
+    out.push_back(std::move(row));
+  }
+  problem.clear();
+  return true;
+}
+
 }  // namespace
 
 bool LimitsFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string& problem) {
@@ -71,6 +99,7 @@ bool DataplaneSpecFromJs(Napi::Object js, relay::DataplaneSpec& out, std::string
       !GetUint(js, "upstreamMark", out.upstream_mark, problem))
     return false;
   out.workers = workers;
+  if (!GetWorkerCpus(js, out.worker_cpus, problem)) return false;
   return ListenerSpecsFromJs(js.Get("listeners"), out.listeners, problem);
 }
 

@@ -236,6 +236,37 @@ int RtNetlink::LinkIndex(const std::string& name) {
   return index;
 }
 
+int RtNetlink::RouteInterface(int family, const uint8_t* addr) {
+  const char* op = "RTM_GETROUTE";
+  CheckFamily(family, op);
+  sock_.CheckOpen(op);
+  alignas(nlmsghdr) char buf[kRequestSize];
+  nlmsghdr* nlh = StartRequest(buf, RTM_GETROUTE, 0);
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = static_cast<uint8_t>(family);
+  rtm->rtm_dst_len = family == AF_INET ? 32 : 128;
+  mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, addr);
+  int oif = 0;
+  try {
+    sock_.Transact(nlh, op, [&](const nlmsghdr* msg) {
+      if (msg->nlmsg_type != RTM_NEWROUTE) return;
+      mnl_attr_parse(
+          msg, sizeof(rtmsg),
+          [](const nlattr* attr, void* data) -> int {
+            if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_validate(attr, MNL_TYPE_U32) == 0) {
+              *static_cast<int*>(data) = static_cast<int>(mnl_attr_get_u32(attr));
+            }
+            return MNL_CB_OK;
+          },
+          &oif);
+    });
+  } catch (const RtError& e) {
+    if (e.err() == ENETUNREACH || e.err() == EHOSTUNREACH) return 0;
+    throw;
+  }
+  return oif;
+}
+
 std::string RtNetlink::LinkName(int ifindex) {
   const char* op = "RTM_GETLINK";
   sock_.CheckOpen(op);

@@ -86,6 +86,9 @@ class RtNetlink {
 
   // RTM_GETLINK by name / by index, in the socket's netns (not the caller's current one).
   int LinkIndex(const std::string& name);
+  // RTM_GETROUTE for one destination (family, addr in network order): the output interface the
+  // kernel would use, 0 when it has no route.
+  int RouteInterface(int family, const uint8_t* addr);
   std::string LinkName(int ifindex);
 
   void Close();  // idempotent; later calls throw RtError(EBADF)

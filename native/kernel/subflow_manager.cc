@@ -43,14 +43,22 @@ const PmPath* SubflowManager::PathById(uint8_t id) const {
   return nullptr;
 }
 
-uint8_t SubflowManager::PathOf(const PmAddress& local, int32_t ifindex) const {
+uint8_t SubflowManager::PathByIfindex(int32_t ifindex) const {
+  for (const PmPath& p : paths_) {
+    if (ifindex != 0 && p.ifindex == ifindex) return p.id;
+  }
+  return 0;
+}
+
+// Which link a subflow uses: the device it is bound to (subflows this node opened), else the
+// route to its remote end, else the path owning its local address.
+uint8_t SubflowManager::PathOf(const PmAddress& local, const PmAddress& remote, int32_t ifindex) const {
+  if (uint8_t id = PathByIfindex(ifindex); id != 0) return id;
+  if (uint8_t id = PathByIfindex(actions_.RouteInterface(remote)); id != 0) return id;
   for (const PmPath& p : paths_) {
     for (const PmAddress& a : p.addresses) {
       if (SameHost(a, local)) return p.id;
     }
-  }
-  for (const PmPath& p : paths_) {
-    if (ifindex != 0 && p.ifindex == ifindex) return p.id;
   }
   return 0;
 }
@@ -101,7 +109,7 @@ void SubflowManager::OnEvent(const PmEvent& ev, int64_t now_ms) {
       if (ev.has_remote) c.remote0 = ev.remote;
       if (ev.type == PmEventType::kEstablished && !c.established) {
         c.established = true;
-        uint8_t path0 = PathOf(c.local0, 0);
+        uint8_t path0 = PathOf(c.local0, c.remote0, ev.ifindex);
         if (!HasSubflow(c, path0) || path0 == 0) {
           c.subflows.push_back({path0, c.local0, c.remote0, false});
         }
@@ -138,7 +146,7 @@ void SubflowManager::OnEvent(const PmEvent& ev, int64_t now_ms) {
       auto it = conns_.find(ev.token);
       if (it == conns_.end() || !ev.has_local || !ev.has_remote) break;
       Conn& c = it->second;
-      uint8_t path = PathOf(ev.local, ev.ifindex);
+      uint8_t path = PathOf(ev.local, ev.remote, ev.ifindex);
       c.subflows.push_back({path, ev.local, ev.remote, ev.backup});
       if (path != 0) {
         PathAttempt& a = c.attempts[path];
@@ -152,13 +160,24 @@ void SubflowManager::OnEvent(const PmEvent& ev, int64_t now_ms) {
       auto it = conns_.find(ev.token);
       if (it == conns_.end()) break;
       Conn& c = it->second;
-      uint8_t path = PathOf(ev.local, ev.ifindex);
+      uint8_t path = 0;
       bool was_established = false;
       for (auto s = c.subflows.begin(); s != c.subflows.end(); ++s) {
         if (s->local == ev.local && s->remote == ev.remote) {
+          path = s->path;
           c.subflows.erase(s);
           was_established = true;
           break;
+        }
+      }
+      if (path == 0) {
+        // A subflow that never established: one this node opened, so its local address names
+        // the path it was opened on.
+        path = PathByIfindex(ev.ifindex);
+        for (const PmPath& p : paths_) {
+          for (const PmAddress& a : p.addresses) {
+            if (path == 0 && SameHost(a, ev.local)) path = p.id;
+          }
         }
       }
       if (path != 0 && !c.server_side) {

@@ -34,6 +34,10 @@ class PmActions {
                             const PmAddress& remote) = 0;
   virtual int DestroySubflow(uint32_t token, const PmAddress& local, const PmAddress& remote) = 0;
   virtual int SetBackup(uint32_t token, const PmAddress& local, const PmAddress& remote, bool backup) = 0;
+  // The interface the kernel routes `remote` out of, 0 when unknown: the link a subflow really
+  // uses, whatever its local address (on a host that accepts any local address on any link,
+  // a subflow to this node's path-0 address may arrive over path 1).
+  virtual int32_t RouteInterface(const PmAddress& remote) = 0;
 };
 
 struct PmCounters {
@@ -122,7 +126,8 @@ class SubflowManager {
   };
 
   const PmPath* PathById(uint8_t id) const;
-  uint8_t PathOf(const PmAddress& local, int32_t ifindex) const;
+  uint8_t PathByIfindex(int32_t ifindex) const;
+  uint8_t PathOf(const PmAddress& local, const PmAddress& remote, int32_t ifindex) const;
   const PmAddress* PathAddress(const PmPath& p, int family) const;
   bool PathUp(uint8_t id) const;
   bool HasSubflow(const Conn& c, uint8_t path) const;

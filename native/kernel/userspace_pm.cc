@@ -33,7 +33,14 @@ bool LinkUsable(unsigned flags) { return (flags & IFF_UP) && (flags & kIffLowerU
 
 class UserspacePm::NetlinkActions : public PmActions {
  public:
-  explicit NetlinkActions(PmNetlink& nl) : nl_(nl) {}
+  NetlinkActions(PmNetlink& nl, RtNetlink& rt) : nl_(nl), rt_(rt) {}
+  int32_t RouteInterface(const PmAddress& remote) override {
+    try {
+      return rt_.RouteInterface(remote.family, remote.addr.data());
+    } catch (const NetlinkError&) {
+      return 0;
+    }
+  }
   int Announce(uint32_t token, uint8_t id, const PmAddress& local) override {
     return Run([&] { nl_.Announce(token, id, local); });
   }
@@ -60,11 +67,13 @@ class UserspacePm::NetlinkActions : public PmActions {
     }
   }
   PmNetlink& nl_;
+  RtNetlink& rt_;
 };
 
 UserspacePm::UserspacePm(std::vector<PmPath> paths) : paths_(std::move(paths)) {
   commands_ = std::make_unique<PmNetlink>();
-  actions_ = std::make_unique<NetlinkActions>(*commands_);
+  routes_ = std::make_unique<RtNetlink>();
+  actions_ = std::make_unique<NetlinkActions>(*commands_, *routes_);
   events_ = std::make_unique<PmEventSocket>();
   manager_ = std::make_unique<SubflowManager>(paths_, *actions_);
   rtnl_fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
@@ -118,6 +127,7 @@ void UserspacePm::Stop() {
   close(wake_fd_);
   events_.reset();
   if (commands_) commands_->Close();
+  if (routes_) routes_->Close();
 }
 
 void UserspacePm::SetPreference(uint32_t token, std::vector<std::vector<uint8_t>> tiers) {

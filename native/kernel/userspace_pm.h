@@ -10,6 +10,7 @@
 
 #include "kernel/pm_events.h"
 #include "kernel/pm_netlink.h"
+#include "kernel/rt_netlink.h"
 #include "kernel/subflow_manager.h"
 
 namespace braid::kernel {
@@ -41,6 +42,7 @@ class UserspacePm {
 
   std::vector<PmPath> paths_;
   std::unique_ptr<PmNetlink> commands_;
+  std::unique_ptr<RtNetlink> routes_;
   std::unique_ptr<NetlinkActions> actions_;
   std::unique_ptr<PmEventSocket> events_;
   std::unique_ptr<SubflowManager> manager_;

@@ -40,6 +40,15 @@ struct Connection {
   Outcome outcome = Outcome::kError;
   std::string client;
   std::string upstream;
+  // For the NUMA control loop: the MPTCP token of the network-side socket (0: not MPTCP) and the
+  // addresses of the socket facing the local application ("" until known).
+  uint32_t token = 0;
+  std::string app_local;
+  std::string app_remote;
+  uint32_t migrations = 0;  // times moved to another worker
+  // The latest move request applied. Requests chase a moving connection by different routes and
+  // can arrive out of order: an older one arriving late must not undo a newer one.
+  uint64_t move_seq = 0;
 
   uint64_t opened_ns = 0;
   uint64_t last_activity_ns = 0;
@@ -60,6 +69,8 @@ struct Connection {
 
   // The socket on the network side, which carries MPTCP when anything does.
   int network_fd() const { return listener->mode == ListenerMode::kForward ? upstream_fd : client_fd; }
+  // The socket on the application side: the accepted client (forward) or the dialled target (inbound).
+  int app_fd() const { return listener->mode == ListenerMode::kForward ? client_fd : upstream_fd; }
   uint64_t bytes_moved() const { return up.bytes + down.bytes; }
 };
 

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <optional>
+#include <unordered_map>
 
 #include "kernel/mptcp_sockopt.h"
 
@@ -60,6 +62,7 @@ Dataplane::Dataplane(DataplaneSpec spec, EventQueue& events) : spec_(std::move(s
   std::vector<std::vector<int>> fds = Bind(initial, bound_);
   for (unsigned w = 0; w < spec_.workers; w++) {
     workers_.push_back(std::make_unique<Worker>(w, spec_, shared_, events_));
+    shared_.workers.push_back(workers_.back().get());
   }
   for (size_t i = 0; i < initial.size(); i++) {
     auto entry = std::make_shared<ListenerEntry>(std::move(initial[i]));
@@ -164,6 +167,25 @@ void Dataplane::StopAccepting() {
   RunOnWorkers([](Worker& w) { w.CloseListeners(); });
 }
 
+bool Dataplane::MoveConnection(uint64_t conn_id, uint32_t worker) {
+  if (closed_ || worker >= workers_.size()) return false;
+  // Sent to the owner named now; if the connection is on its way elsewhere, Chase follows it.
+  // Requests may reach it out of order that way, so each carries a number and the connection
+  // ignores one older than the last it obeyed: the latest request decides where it ends up.
+  std::lock_guard<std::mutex> lock(shared_.owners_mu);
+  auto owner = shared_.owners.find(conn_id);
+  if (owner == shared_.owners.end()) return false;
+  const uint64_t seq = ++shared_.move_seq;
+  Worker* w = workers_[owner->second].get();
+  return w->Post([w, conn_id, worker, seq] {
+    w->Chase(conn_id, [worker, seq](Worker& at, Connection* c) {
+      if (c == nullptr || c->move_seq > seq) return;
+      c->move_seq = seq;
+      at.MoveOut(*c, worker);
+    });
+  });
+}
+
 DataplaneSnapshot Dataplane::Snapshot() {
   DataplaneSnapshot out;
   std::vector<std::future<WorkerSnapshot>> parts;
@@ -181,11 +203,58 @@ DataplaneSnapshot Dataplane::Snapshot() {
       out.address_bytes[addr].sent += b.sent;
       out.address_bytes[addr].received += b.received;
     }
+    out.workers.push_back(std::move(s.worker));
   }
+  MendMoves(out.connections);
   out.accepted = shared_.accepted.load();
   out.refused = shared_.refused.load();
   out.active = shared_.active.load();
+  out.migrations = shared_.migrations.load();
   return out;
+}
+
+void Dataplane::MendMoves(std::vector<ConnectionStat>& conns) {
+  // The workers answered one after another, so a connection moving meanwhile may have been
+  // seen by both (keep the later sighting: more migrations) or by neither (ask its owner now).
+  std::unordered_map<uint64_t, size_t> seen;
+  std::vector<ConnectionStat> unique;
+  for (auto& c : conns) {
+    auto [it, added] = seen.emplace(c.id, unique.size());
+    if (added) {
+      unique.push_back(std::move(c));
+    } else if (c.migrations > unique[it->second].migrations) {
+      unique[it->second] = std::move(c);
+    }
+  }
+  std::vector<std::pair<uint64_t, uint32_t>> missing;
+  {
+    std::lock_guard<std::mutex> lock(shared_.owners_mu);
+    for (const auto& [id, owner] : shared_.owners)
+      if (!seen.contains(id)) missing.emplace_back(id, owner);
+  }
+  std::vector<std::future<std::optional<ConnectionStat>>> found;
+  for (const auto& [id, owner] : missing) {
+    auto p = std::make_shared<std::promise<std::optional<ConnectionStat>>>();
+    found.push_back(p->get_future());
+    Worker* w = workers_[owner].get();
+    const uint64_t conn_id = id;
+    if (!w->Post([w, conn_id, p] {
+          w->Chase(conn_id, [p](Worker& at, Connection* c) {
+            if (c == nullptr) {
+              p->set_value(std::nullopt);
+            } else {
+              p->set_value(at.StatOf(*c, MonotonicNs()));
+            }
+          });
+        })) {
+      p->set_value(std::nullopt);
+    }
+  }
+  for (auto& f : found) {
+    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) continue;
+    if (auto stat = f.get()) unique.push_back(std::move(*stat));
+  }
+  conns = std::move(unique);
 }
 
 void Dataplane::Close() {

@@ -33,9 +33,11 @@ struct BoundListener {
 struct DataplaneSnapshot {
   std::vector<ConnectionStat> connections;
   std::map<std::string, AddressBytes> address_bytes;
+  std::vector<WorkerStat> workers;
   uint64_t accepted = 0;
   uint64_t refused = 0;
   uint32_t active = 0;
+  uint64_t migrations = 0;  // connection moves between workers, since start
 };
 
 class Dataplane {
@@ -58,6 +60,12 @@ class Dataplane {
   void StopAccepting();
   uint32_t ActiveConnections() const { return shared_.active.load(); }
   uint32_t ActiveConnections(uint32_t listener_id) const;
+  // Moves an open connection, both sockets and whatever it holds in flight, to worker `worker`
+  // (e.g. the one pinned to its application's NUMA node). Asynchronous: returns once the move is
+  // queued; the connection goes on relaying meanwhile, and closing concurrently is safe.
+  // False when the connection is gone or `worker` is out of range; true (a no-op) when it is
+  // already there. Moves of one connection take effect in the order they were asked for.
+  bool MoveConnection(uint64_t conn_id, uint32_t worker);
   DataplaneSnapshot Snapshot();
   void Close();
 
@@ -65,6 +73,8 @@ class Dataplane {
   // fds[worker][i] for specs[i]; on failure closes what it opened and throws.
   std::vector<std::vector<int>> Bind(const std::vector<ListenerSpec>& specs, std::vector<BoundListener>& bound);
   void RunOnWorkers(const std::function<void(Worker&)>& task);
+  // Snapshot(): drops double sightings of moving connections and fetches the ones missed.
+  void MendMoves(std::vector<ConnectionStat>& conns);
 
   DataplaneSpec spec_;
   EventQueue& events_;

@@ -74,6 +74,18 @@ struct ConnectionStat {
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
   std::vector<SubflowStat> subflows;
+  uint32_t token = 0;       // MPTCP token of the network-side socket; 0 when not MPTCP
+  std::string app_local;    // getsockname() of the application-side socket; "" while unknown
+  std::string app_remote;   // getpeername() of it
+  uint32_t migrations = 0;  // moves between workers
+};
+
+// One worker thread as the NUMA control loop sees it.
+struct WorkerStat {
+  uint32_t index = 0;
+  int tid = 0;             // kernel thread id (sched_getaffinity, /proc/self/task)
+  std::vector<int> cpus;   // the thread's affinity now
+  int pin_errno = 0;       // the requested pin failed with this errno (running unpinned); 0 otherwise
 };
 
 struct AddressBytes {

@@ -48,6 +48,10 @@ struct DataplaneSpec {
   uint32_t pipe_size = 256 * 1024;
   uint32_t subflow_poll_ms = 1000;
   uint32_t upstream_mark = 0;
+  // worker_cpus[i]: the CPUs worker i's thread is pinned to when it starts (its NUMA node's, so
+  // relaying never copies across sockets). Empty or missing: unpinned. A pin the kernel refuses
+  // leaves the worker running unpinned, with the errno in its WorkerStat.
+  std::vector<std::vector<int>> worker_cpus;
   std::vector<ListenerSpec> listeners;
 };
 

@@ -3,16 +3,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
 #include "kernel/mptcp_sockopt.h"
+#include "relay/conn_facts.h"
 
 namespace braid::relay {
 namespace {
@@ -178,7 +181,33 @@ void Worker::RunTasks() {
   for (auto& t : tasks) t();
 }
 
+void Worker::Pin() {
+  tid_ = static_cast<int>(gettid());
+  if (index_ >= spec_.worker_cpus.size() || spec_.worker_cpus[index_].empty()) return;
+  const std::vector<int>& cpus = spec_.worker_cpus[index_];
+  const int max_cpu = *std::max_element(cpus.begin(), cpus.end());
+  if (*std::min_element(cpus.begin(), cpus.end()) < 0) {
+    pin_errno_ = EINVAL;
+    return;
+  }
+  // Sized for the largest CPU asked for: cpu_set_t stops at 1024.
+  cpu_set_t* set = CPU_ALLOC(max_cpu + 1);
+  if (set == nullptr) {
+    pin_errno_ = ENOMEM;
+    return;
+  }
+  const size_t size = CPU_ALLOC_SIZE(max_cpu + 1);
+  CPU_ZERO_S(size, set);
+  for (int cpu : cpus) CPU_SET_S(cpu, size, set);
+  // EINVAL: none of these CPUs is online and allowed. The worker then keeps the affinity it
+  // inherited: relaying cross-socket beats not relaying.
+  const int rc = pthread_setaffinity_np(pthread_self(), size, set);
+  CPU_FREE(set);
+  pin_errno_ = rc;
+}
+
 void Worker::Run() {
+  Pin();
   epoll_event evs[kMaxEvents];
   for (;;) {
     {
@@ -220,6 +249,8 @@ void Worker::Run() {
     }
     graveyard_.clear();
   }
+  // Tasks posted before Stop() still run: a connection handed to us must not vanish unreported.
+  RunTasks();
   // Shutting down: whatever is still open is aborted and reported.
   std::vector<Connection*> left;
   for (auto& [id, c] : conns_) left.push_back(c.get());
@@ -259,7 +290,15 @@ void Worker::Accept(WorkerListener& wl) {
     c.client_fd = fd;
     c.client = FormatSocketAddress(peer);
     c.opened_ns = c.last_activity_ns = MonotonicNs();
+    if (l.mode == ListenerMode::kForward) {
+      c.app_local = LocalAddressOf(fd);
+      c.app_remote = c.client;
+    }
     conns_.emplace(c.id, std::move(owned));
+    {
+      std::lock_guard<std::mutex> lock(shared_.owners_mu);
+      shared_.owners[c.id] = index_;
+    }
     SetNoDelay(fd);
     EmitOpen(c);
 
@@ -389,6 +428,11 @@ void Worker::StartRelay(Connection& c) {
   const uint64_t now = MonotonicNs();
   c.state = ConnState::kRelaying;
   c.outcome = DetectOutcome(c);
+  if (c.outcome == Outcome::kMptcp) c.token = ReadMptcpToken(c.network_fd());
+  if (c.listener->mode == ListenerMode::kInbound) {
+    c.app_local = LocalAddressOf(c.upstream_fd);
+    c.app_remote = PeerAddressOf(c.upstream_fd);
+  }
   if (c.outcome == Outcome::kFallback && c.listener->fallback == Fallback::kDeny) {
     Close(c, CloseReason::kFallbackDenied, 0, true);
     return;
@@ -521,6 +565,10 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
     if (reset) SetResetOnClose(c.upstream_fd);
     close(c.upstream_fd);
   }
+  if (c.in_ready) {
+    std::erase(ready_, &c);  // the graveyard frees `c` before the next round reads ready_
+    c.in_ready = false;
+  }
   pipes_.Release(c.up.pipe, !c.up.splicing || c.up.pending == 0);
   pipes_.Release(c.down.pipe, !c.down.splicing || c.down.pending == 0);
   c.up.pipe = c.down.pipe = Pipe{};
@@ -539,6 +587,10 @@ void Worker::Close(Connection& c, CloseReason reason, int err, bool reset) {
 
   shared_.active--;
   c.entry->active--;
+  {
+    std::lock_guard<std::mutex> lock(shared_.owners_mu);
+    shared_.owners.erase(c.id);
+  }
   auto it = conns_.find(c.id);
   if (it != conns_.end()) {
     graveyard_.push_back(std::move(it->second));
@@ -552,28 +604,119 @@ void Worker::EmitOpen(const Connection& c) {
   events_.Push(std::move(e));
 }
 
+ConnectionStat Worker::StatOf(Connection& c, uint64_t now) {
+  if (c.outcome == Outcome::kMptcp) PollSubflows(c, true);
+  ConnectionStat s;
+  s.id = c.id;
+  s.listener_id = c.listener->id;
+  s.worker = index_;
+  s.state = c.state;
+  s.client = c.client;
+  s.upstream = c.upstream;
+  s.outcome = c.state == ConnState::kConnecting ? Outcome::kError : c.outcome;
+  s.age_ms = (now - c.opened_ns) / 1'000'000;
+  s.bytes_up = c.up.bytes;
+  s.bytes_down = c.down.bytes;
+  s.subflows = c.subflows;
+  s.token = c.token;
+  s.app_local = c.app_local;
+  s.app_remote = c.app_remote;
+  s.migrations = c.migrations;
+  return s;
+}
+
 WorkerSnapshot Worker::Snapshot() {
   WorkerSnapshot snap;
   const uint64_t now = MonotonicNs();
-  for (auto& [id, owned] : conns_) {
-    Connection& c = *owned;
-    if (c.outcome == Outcome::kMptcp) PollSubflows(c, true);
-    ConnectionStat s;
-    s.id = c.id;
-    s.listener_id = c.listener->id;
-    s.worker = index_;
-    s.state = c.state;
-    s.client = c.client;
-    s.upstream = c.upstream;
-    s.outcome = c.state == ConnState::kConnecting ? Outcome::kError : c.outcome;
-    s.age_ms = (now - c.opened_ns) / 1'000'000;
-    s.bytes_up = c.up.bytes;
-    s.bytes_down = c.down.bytes;
-    s.subflows = c.subflows;
-    snap.connections.push_back(std::move(s));
-  }
+  for (auto& [id, owned] : conns_) snap.connections.push_back(StatOf(*owned, now));
   snap.address_bytes = address_bytes_;
+  snap.worker.index = index_;
+  snap.worker.tid = tid_.load();
+  snap.worker.pin_errno = pin_errno_.load();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+      if (CPU_ISSET(cpu, &set)) snap.worker.cpus.push_back(cpu);
+  }
   return snap;
+}
+
+void Worker::Chase(uint64_t id, std::function<void(Worker&, Connection*)> fn) {
+  auto it = conns_.find(id);
+  if (it != conns_.end()) {
+    fn(*this, it->second.get());
+    return;
+  }
+  {
+    // Not here: it closed, or it is in a hand-over. The owner map names the worker it goes to,
+    // and since the map changes together with queueing the hand-over there, what we post to that
+    // worker now runs after the hand-over. That may be this very worker: it left and is on its
+    // way back, and this task was queued before the return.
+    std::lock_guard<std::mutex> lock(shared_.owners_mu);
+    auto owner = shared_.owners.find(id);
+    if (owner != shared_.owners.end()) {
+      Worker* next = shared_.workers[owner->second];
+      if (next->Post([next, id, fn] { next->Chase(id, fn); })) return;
+    }
+  }
+  fn(*this, nullptr);
+}
+
+void Worker::MoveOut(Connection& c, uint32_t to) {
+  if (to == index_ || to >= shared_.workers.size() || c.closed) return;
+  auto it = conns_.find(c.id);
+  if (it == conns_.end()) return;
+  const uint64_t id = c.id;
+  Worker* dest = shared_.workers[to];
+  // Out of our epoll set first: from here on no event of ours can name this connection.
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.client_fd, nullptr);
+  if (c.upstream_fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.upstream_fd, nullptr);
+  if (c.in_ready) {
+    std::erase(ready_, &c);
+    c.in_ready = false;
+  }
+  // Bytes in flight stay in c.up/c.down (buffer or pipe): they travel with the connection, and
+  // the pipes are released into the new owner's pool when it closes the connection.
+  auto box = std::make_shared<std::unique_ptr<Connection>>(std::move(it->second));
+  conns_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(shared_.owners_mu);
+    if (dest->Post([dest, box] { dest->AdoptConnection(std::move(*box)); })) {
+      shared_.owners[id] = to;
+      return;  // `c` belongs to `dest` now: not another look at it here
+    }
+  }
+  // `dest` is stopping: keep the connection.
+  Connection& kept = **box;
+  conns_.emplace(id, std::move(*box));
+  Watch(kept);
+  if (kept.state != ConnState::kConnecting) Service(kept);
+}
+
+void Worker::Watch(Connection& c) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c.client_out_armed ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.ptr = &c.client_tag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.client_fd, &ev);
+  if (c.upstream_fd < 0) return;
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c.upstream_out_armed ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.ptr = &c.upstream_tag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.upstream_fd, &ev);
+}
+
+void Worker::AdoptConnection(std::unique_ptr<Connection> owned) {
+  if (!owned) return;
+  Connection& c = *owned;
+  conns_.emplace(c.id, std::move(owned));
+  c.migrations++;
+  shared_.migrations++;
+  Watch(c);
+  if (c.state == ConnState::kConnecting) {
+    FinishConnect(c);  // still in progress: returns and waits for EPOLLOUT like before
+  } else {
+    Service(c);
+  }
 }
 
 }  // namespace braid::relay

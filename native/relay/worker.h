@@ -19,6 +19,8 @@
 
 namespace braid::relay {
 
+class Worker;
+
 // Counters and settings shared by all workers. The settings may change while workers run
 // (a reload); each worker reads them fresh.
 struct SharedState {
@@ -29,11 +31,21 @@ struct SharedState {
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> migrations{0};
+  uint64_t move_seq = 0;  // numbers move requests; guarded by owners_mu
+
+  std::vector<Worker*> workers;  // set before the workers start, constant after
+  // Which worker owns each open connection. A worker hands a connection over while holding
+  // owners_mu and sets the new owner in the same step, so a task sent to the owner named here
+  // always queues behind the hand-over (see Worker::Chase).
+  std::mutex owners_mu;
+  std::unordered_map<uint64_t, uint32_t> owners;
 };
 
 struct WorkerSnapshot {
   std::vector<ConnectionStat> connections;
   std::map<std::string, AddressBytes> address_bytes;
+  WorkerStat worker;
 };
 
 class Worker {
@@ -56,9 +68,20 @@ class Worker {
   void CloseListeners();
   void AbortConnections(uint32_t listener_id);
   WorkerSnapshot Snapshot();
+  // Runs fn on the worker that owns connection `id`, following it across moves in flight;
+  // fn gets nullptr (on whichever worker found it gone) once the connection has closed.
+  void Chase(uint64_t id, std::function<void(Worker&, Connection*)> fn);
+  // Hands `c` (owned by this worker) to worker `to`: no-op when `to` is this worker or stopping.
+  void MoveOut(Connection& c, uint32_t to);
+  ConnectionStat StatOf(Connection& c, uint64_t now);
 
  private:
   void Run();
+  void Pin();
+  // Takes over a connection another worker let go of: watch its sockets, then look at them once,
+  // since edge-triggered epoll reports nothing that arrived while no one was watching.
+  void AdoptConnection(std::unique_ptr<Connection> owned);
+  void Watch(Connection& c);
   void RunTasks();
   void Accept(WorkerListener& wl);
   bool ResolveTarget(Connection& c, int& err);
@@ -88,6 +111,8 @@ class Worker {
   std::vector<std::function<void()>> tasks_;
   bool stopping_ = false;  // guarded by tasks_mu_
   std::atomic<bool> running_{false};
+  std::atomic<int> tid_{0};
+  std::atomic<int> pin_errno_{0};
 
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<Connection*> ready_;

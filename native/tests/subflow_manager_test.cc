@@ -41,6 +41,8 @@ struct RecordingActions : PmActions {
     log.push_back("destroy " + std::to_string(token) + " " + Text(local) + " -> " + Text(remote));
     return 0;
   }
+  // Routes as in the test bed: 198.18.1.0/24 on ifindex 11, 198.18.2.0/24 on 12.
+  int32_t RouteInterface(const PmAddress& remote) override { return remote.addr[2] == 1 ? 11 : remote.addr[2] == 2 ? 12 : 0; }
   int SetBackup(uint32_t token, const PmAddress& local, const PmAddress& remote, bool backup) override {
     log.push_back(std::string(backup ? "backup " : "active ") + std::to_string(token) + " " + Text(local) + " -> " +
                   Text(remote));
@@ -168,6 +170,19 @@ TEST(SubflowManager, PreferenceFlagsTheOtherPathsBackupAndFailsOverWhenTheLinkDi
   auto conns = m.Connections();
   ASSERT_EQ(conns.size(), 1u);
   EXPECT_EQ(conns[0].active_paths, std::vector<uint8_t>{1});
+}
+
+TEST(SubflowManager, SubflowIsOnTheLinkItsRemoteIsRoutedOverWhateverItsLocalAddress) {
+  RecordingActions act;
+  SubflowManager m(TwoPaths(), act);
+  m.SetPreference(9, {{1}, {2}}, 0);
+  m.OnEvent(Established(9, true), 1);
+  // The peer joined from its path-b address to this node's path-a address: it arrived over b.
+  m.OnEvent(Sub(PmEventType::kSubEstablished, 9, "198.18.1.1", 5201, "198.18.2.2", 40001), 2);
+  auto conns = m.Connections();
+  ASSERT_EQ(conns[0].subflows.size(), 2u);
+  EXPECT_EQ(conns[0].subflows[1].path, 2);
+  EXPECT_EQ(act.log.back(), "backup 9 198.18.1.1:5201 -> 198.18.2.2:40001");
 }
 
 TEST(SubflowManager, ClosedConnectionIsForgotten) {

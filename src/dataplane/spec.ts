@@ -8,7 +8,8 @@ import type { NativeDataplaneSpec } from './types';
 export const PIPE_SIZE = 256 * 1024;
 export const SUBFLOW_POLL_MS = 1000;
 
-export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
+/** workerCpus: the CPUs each worker is pinned to (see src/topology/placement.ts); [] leaves all unpinned. */
+export function dataplaneSpec(config: RuntimeConfig, workerCpus: number[][] = []): NativeDataplaneSpec {
   return {
     workers: config.workers,
     maxConnections: config.limits.maxConnections,
@@ -19,5 +20,6 @@ export function dataplaneSpec(config: RuntimeConfig): NativeDataplaneSpec {
     // Every socket braid dials carries the mark its own nftables rules let pass: no loops.
     upstreamMark: BYPASS_MARK,
     listeners: [],
+    ...(workerCpus.some((c) => c.length > 0) ? { workerCpus } : {}),
   };
 }

@@ -38,6 +38,12 @@ export interface NativeDataplaneSpec {
   subflowPollMs: number; // how often a worker refreshes subflow stats of MPTCP connections
   upstreamMark: number; // SO_MARK on dialled sockets, 0 = none
   listeners: NativeListenerSpec[];
+  /**
+   * workerCpus[i]: the CPUs worker i pins its thread to at start (its NUMA node's). Absent, empty
+   * or missing entries: unpinned. A pin the kernel refuses (CPU offline, not allowed) leaves that
+   * worker running unpinned; see `pinErrno` in DataplaneSnapshot.workers.
+   */
+  workerCpus?: number[][];
 }
 
 /** mptcp: MPTCP negotiated; fallback: MPTCP socket fell back to TCP; tcp: no MPTCP socket involved. */
@@ -124,9 +130,31 @@ export interface ConnectionSnapshot {
   bytesUp: number;
   bytesDown: number;
   subflows: SubflowInfo[];
+  // The fields below are always filled by the addon where they apply; optional so that
+  // snapshots built by hand (fixtures) stay valid.
+  /** MPTCP connection token of the network-side socket (as the path manager names it); absent when not MPTCP. */
   token?: number;
+  /**
+   * The socket facing the local application (forward: the accepted client; inbound: the socket
+   * braid dialled to the local target): its own address, "ip:port". Absent while unknown
+   * (an inbound connection still connecting).
+   */
   appLocal?: string;
+  /** That socket's peer, i.e. the application's address, "ip:port". */
   appRemote?: string;
+  /** Times this connection moved to another worker (moveConnection). */
+  migrations?: number;
+}
+
+/** One data-plane worker thread. */
+export interface WorkerInfo {
+  index: number;
+  /** Kernel thread id (/proc/<pid>/task/<tid>). */
+  tid: number;
+  /** The thread's CPU affinity now. */
+  cpus: number[];
+  /** errno of a refused workerCpus pin (the worker runs unpinned); 0 when pinned as asked or not asked. */
+  pinErrno: number;
 }
 
 export interface AddressBytes {
@@ -141,6 +169,9 @@ export interface DataplaneSnapshot {
   accepted: number;
   refused: number;
   active: number;
+  /** Connection moves between workers since start. */
+  migrations?: number;
+  workers?: WorkerInfo[];
 }
 
 export interface NativeDataplane {
@@ -158,6 +189,14 @@ export interface NativeDataplane {
   stopAccepting(): void;
   /** Open connections, of one listener (removed ones included) or of all. */
   activeConnections(listenerId?: number): number;
+  /**
+   * Move an open connection (sockets, bytes in flight, timers) to another worker, e.g. the one
+   * pinned to its application's NUMA node. Returns once the move is queued; the connection keeps
+   * relaying and the snapshot's `worker` shows the new owner when done. false: no such open
+   * connection, or no such worker; true and nothing to do when it is there already. With several
+   * requests for one connection, the latest decides.
+   */
+  moveConnection(id: number, worker: number): boolean;
   snapshot(): DataplaneSnapshot;
   /** Abort what is left, join the workers, release the event callback. Idempotent. */
   close(): void;
