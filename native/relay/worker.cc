@@ -347,7 +347,7 @@ bool Worker::ResolveTarget(Connection& c, int& err) {
       c.target = local;  // TPROXY keeps the destination: our socket is bound to it
     } else if (getsockopt(c.client_fd, level, kSoOriginalDst, c.target.get(), &c.target.length) != 0) {
       err = errno;  // ENOENT: not redirected by nftables
-      c.upstream = "?";
+      c.upstream.assign(1, '?');  // not = "?": GCC 12 warns falsely (-Wrestrict) on that
       return false;
     }
     // A connection made straight to our port (not redirected) has our own address as its
@@ -399,7 +399,7 @@ void Worker::ArmWrite(Connection& c, bool client_side, bool want) {
   if (armed == want) return;
   armed = want;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want ? EPOLLOUT : 0);
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   ev.data.ptr = client_side ? &c.client_tag : &c.upstream_tag;
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, client_side ? c.client_fd : c.upstream_fd, &ev);
 }
