@@ -145,7 +145,7 @@ void TcpConnection::NegotiateOptions(const TcpRepr& syn) {
   sack_ok_ = config().sack && syn.sack_permitted;
   ts_ok_ = config().timestamps && syn.timestamp.has_value();
   if (ts_ok_) ts_recent_ = syn.timestamp->value;
-  std::uint32_t mss = std::min<std::uint32_t>(syn.mss.value_or(kDefaultMss), config().mss);
+  std::uint32_t mss = std::min<std::uint32_t>(syn.mss.value_or(kDefaultMss), OurMss());
   if (ts_ok_) mss -= kTimestampOptionLen;
   smss_ = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
   rcv_mss_ = smss_;
@@ -921,6 +921,10 @@ TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& em
                                                   std::uint32_t max_len, bool fin_allowed) {
   std::span<const std::uint8_t> payload;
   std::uint32_t dend = data_end();
+  // SACK blocks ride on data segments too (bidirectional transfers); like Linux's tcp_current_mss,
+  // the payload shrinks so that header, options and payload still fit the MTU.
+  const std::uint32_t sack_len = SackOptionLen();
+  if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
   if (max_len > 0 && SeqLt(seq, dend)) {
     payload = tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
   }
@@ -972,7 +976,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   }
   r.window = WindowToAdvertise(syn);
   if (syn) {
-    r.mss = config().mss;
+    r.mss = OurMss();
     if (state_ == TcpState::kSynSent) {  // offer everything we support
       if (config().window_scaling) r.window_scale = rcv_wscale_;
       r.sack_permitted = config().sack;
@@ -988,7 +992,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   if (sack_ok_ && !syn && !assembler_.empty()) {
     // RFC 2018 4: the block holding the latest segment first, then the others.
     const auto& ranges = assembler_.ranges();
-    std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : r.sack.size();
+    std::size_t max_blocks = SackBlocksToSend();
     std::size_t first = std::min(assembler_.last_index(), ranges.size() - 1);
     auto add = [&](const Assembler::Range& a) {
       if (r.sack_count < max_blocks) r.sack[r.sack_count++] = TcpSackBlock{rcv_nxt_ + a.begin, rcv_nxt_ + a.end};
@@ -1010,6 +1014,17 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
     unacked_bytes_ = 0;
   }
   return true;
+}
+
+std::size_t TcpConnection::SackBlocksToSend() const {
+  if (!sack_ok_ || assembler_.empty()) return 0;
+  const std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : TcpRepr{}.sack.size();
+  return std::min(max_blocks, assembler_.ranges().size());
+}
+
+std::uint32_t TcpConnection::SackOptionLen() const {
+  const std::size_t n = SackBlocksToSend();
+  return n == 0 ? 0 : static_cast<std::uint32_t>(4 + 8 * n);  // NOP, NOP, kind, length, blocks
 }
 
 }  // namespace braid::ustack
