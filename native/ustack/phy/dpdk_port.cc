@@ -106,4 +106,16 @@ bool DpdkPort::Transmit(Instant, std::span<const std::uint8_t> frame) {
   return true;
 }
 
+DpdkPortDriverStats DpdkPort::driver_stats() const {
+  DpdkPortDriverStats out;
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(port_, &st) == 0) {
+    out.imissed = st.imissed;
+    out.ierrors = st.ierrors;
+    out.oerrors = st.oerrors;
+    out.rx_nombuf = st.rx_nombuf;
+  }
+  return out;
+}
+
 }  // namespace braid::ustack

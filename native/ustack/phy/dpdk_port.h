@@ -31,6 +31,14 @@ struct DpdkPortStats {
   std::uint64_t tx_too_long = 0;    // Transmit refused: frame longer than an mbuf's room
 };
 
+// The driver's own counters (rte_eth_stats): frames it lost before we could read them.
+struct DpdkPortDriverStats {
+  std::uint64_t imissed = 0;    // dropped for lack of room in the RX ring (af_packet: the kernel's tp_drops)
+  std::uint64_t ierrors = 0;    // erroneous frames received
+  std::uint64_t oerrors = 0;    // frames the driver failed to transmit
+  std::uint64_t rx_nombuf = 0;  // RX mbuf allocation failures
+};
+
 class DpdkPort : public Device {
  public:
   // Configures and starts the port. Throws std::runtime_error naming the port and the failing
@@ -49,6 +57,8 @@ class DpdkPort : public Device {
   std::uint16_t port_id() const { return port_; }
   const std::string& driver_name() const { return driver_; }
   const DpdkPortStats& stats() const { return stats_; }
+  // Reads the driver's counters (zeros when it has none).
+  DpdkPortDriverStats driver_stats() const;
 
  private:
   std::string name_;

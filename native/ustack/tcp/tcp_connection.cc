@@ -687,10 +687,13 @@ void TcpConnection::ProcessText(Instant now, std::uint32_t seq, std::span<const 
     }
   }
   // RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK at once out of order and when filling a hole; otherwise
-  // at least every second full-sized segment, else within the delayed-ACK time.
+  // at least every second full-sized segment, else within the delayed-ACK time. As Linux
+  // (__tcp_ack_snd_check) we count bytes: more than one full segment unacknowledged is enough, so a
+  // full segment plus a short tail is ACKed at once instead of waiting 40 ms, during which a Linux
+  // sender's tail loss probe (10 ms with two segments out) would retransmit for nothing.
   if (out_of_order || (had_holes && had_payload)) {
     ack_now_ = true;
-  } else if (unacked_bytes_ >= 2 * rcv_mss_) {
+  } else if (unacked_bytes_ > rcv_mss_) {
     ack_now_ = true;
   } else if (unacked_bytes_ > 0 && !delack_at_) {
     delack_at_ = now + config().delayed_ack;

@@ -4,7 +4,7 @@
 //
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--dev NAME] [--gw A.B.C.D] [--gw6 X::Y]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--dev NAME] [--gw A.B.C.D] [--gw6 X::Y]
 //                [--pcap FILE] [--eal-arg ARG]...
 //
 //   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
@@ -14,7 +14,8 @@
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
 // flows and, unless --busy-poll, sleeps (on the signalfd, up to 1 ms or the stack's next deadline)
-// after 2 ms without any. Prints "ready" once the port is up, and its counters at exit.
+// after 2 ms without any. Prints "ready" once the port is up (with --wait-stdin, the application
+// starts only after a line on stdin), and its counters at exit.
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,6 +52,7 @@ struct Args {
   std::string pcap;
   AppOptions app;
   bool busy_poll = false;
+  bool wait_stdin = false;  // start the application only after a line on stdin
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -58,7 +60,7 @@ struct Args {
                "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
                "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
                "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll]\n",
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin]\n",
                why.c_str());
   std::exit(2);
 }
@@ -120,6 +122,10 @@ Args ParseArgs(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--busy-poll") {
       a.busy_poll = true;
+      continue;
+    }
+    if (flag == "--wait-stdin") {
+      a.wait_stdin = true;
       continue;
     }
     if (i + 1 >= argc) Usage(flag + " needs a value");
@@ -189,6 +195,11 @@ void PrintCounters(Stack& stack, const DpdkPort& port) {
               static_cast<unsigned long long>(c.arp_replies), static_cast<unsigned long long>(c.nd_advertisements),
               static_cast<unsigned long long>(c.echo_replies), static_cast<unsigned long long>(c.tcp_in),
               static_cast<unsigned long long>(c.tcp_out), static_cast<unsigned long long>(port.stats().tx_full));
+  // What the driver lost on its own: tests use it to tell path loss from our bugs.
+  const DpdkPortDriverStats d = port.driver_stats();
+  std::printf("driver imissed=%llu ierrors=%llu oerrors=%llu rx_nombuf=%llu\n", static_cast<unsigned long long>(d.imissed),
+              static_cast<unsigned long long>(d.ierrors), static_cast<unsigned long long>(d.oerrors),
+              static_cast<unsigned long long>(d.rx_nombuf));
   for (std::size_t i = 0; i < static_cast<std::size_t>(IfaceDrop::kCount); ++i) {
     if (stack.iface().drops()[i] != 0) {
       std::printf("drop %s=%llu\n", IfaceDropName(static_cast<IfaceDrop>(i)),
@@ -241,6 +252,11 @@ int main(int argc, char** argv) {
     std::printf("braid-ustack: port %s (driver %s) mac %s ready\n", args.dev.c_str(), port.driver_name().c_str(),
                 MacString(port.mac()).c_str());
     std::fflush(stdout);
+    if (args.wait_stdin) {
+      // A test configures the far side first (a net_tap interface exists only once we run).
+      char line[64];
+      if (std::fgets(line, sizeof line, stdin) == nullptr) throw std::runtime_error("--wait-stdin: stdin closed");
+    }
     app.Start(Now());
 
     constexpr std::int64_t kIdleBeforeSleepUs = 2000;
