@@ -12,6 +12,7 @@
 #include "ustack/phy/dpdk_eal.h"
 
 struct rte_mempool;
+struct rte_mbuf;
 
 namespace braid::ustack {
 
@@ -52,7 +53,10 @@ class DpdkPort : public Device {
   DeviceCapabilities capabilities() const override { return caps_; }
   std::size_t Receive(Instant now, std::size_t max,
                       const std::function<void(std::span<const std::uint8_t>)>& on_frame) override;
+  // Frames are batched (up to one burst) and handed to the driver by Flush or when the batch is
+  // full: one tx_burst per batch (for net_af_packet, one sendto() per batch instead of per frame).
   bool Transmit(Instant now, std::span<const std::uint8_t> frame) override;
+  void Flush(Instant now) override;
 
   std::uint16_t port_id() const { return port_; }
   const std::string& driver_name() const { return driver_; }
@@ -69,6 +73,7 @@ class DpdkPort : public Device {
   DeviceCapabilities caps_{};
   DpdkPortStats stats_{};
   std::vector<std::uint8_t> scratch_;  // linearizes multi-segment mbufs
+  std::vector<rte_mbuf*> tx_batch_;    // accepted by Transmit, not yet given to the driver
   bool started_ = false;
 };
 

@@ -29,6 +29,7 @@ TcpConfig Stack::FitToDevice(TcpConfig tcp, const Device& device) {
 
 Stack::Stack(Device& device, StackConfig config, IsnGenerator isn)
     : cfg_(std::move(config)),
+      dev_(device),
       iface_(device, cfg_.iface),
       tcp_(FitToDevice(cfg_.tcp, device), isn) {
   iface_.set_tcp_handler(
@@ -54,6 +55,7 @@ StackPollResult Stack::Poll(Instant now) {
     ++r.segments_out;
     return true;
   });
+  dev_.Flush(now);
   return r;
 }
 

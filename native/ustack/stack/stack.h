@@ -49,7 +49,7 @@ class Stack {
 
   // ---- driver side (sans-IO) ----
   // Reads up to rx_budget frames at `now` (ARP/ND/ICMP answered, TCP segments processed), then fires
-  // due TCP timers and sends every segment that may go.
+  // due TCP timers, sends every segment that may go, and flushes the device's transmit batch.
   StackPollResult Poll(Instant now);
   // The earliest time Poll has timer work (TCP or neighbour probes); a time not after the last
   // Poll's `now` when output is waiting; nullopt when only new frames can wake the stack.
@@ -98,6 +98,7 @@ class Stack {
   void OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg);
 
   StackConfig cfg_;
+  Device& dev_;
   Interface iface_;
   TcpTable tcp_;
   Instant last_poll_{};

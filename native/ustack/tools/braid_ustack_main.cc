@@ -4,7 +4,7 @@
 //
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--dev NAME] [--gw A.B.C.D] [--gw6 X::Y]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--dev NAME] [--gw A.B.C.D] [--gw6 X::Y]
 //                [--pcap FILE] [--eal-arg ARG]...
 //
 //   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
@@ -60,7 +60,7 @@ struct Args {
                "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
                "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
                "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin]\n",
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash]\n",
                why.c_str());
   std::exit(2);
 }
@@ -122,6 +122,10 @@ Args ParseArgs(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--busy-poll") {
       a.busy_poll = true;
+      continue;
+    }
+    if (flag == "--no-hash") {
+      a.app.hash = false;
       continue;
     }
     if (flag == "--wait-stdin") {

@@ -192,7 +192,7 @@ bool App::StepSession(Instant now, Session& s) {
       for (;;) {  // both read: a source drains (and hashes nothing of) what the peer sends
         const auto view = stack_.RecvPeek(s.id);
         if (view.empty()) break;
-        if (opt_.mode == AppMode::kSink) EVP_DigestUpdate(s.sha.get(), view.data(), view.size());
+        if (opt_.mode == AppMode::kSink && opt_.hash) EVP_DigestUpdate(s.sha.get(), view.data(), view.size());
         s.in += view.size();
         stack_.RecvConsume(s.id, view.size());
       }
@@ -202,7 +202,7 @@ bool App::StepSession(Instant now, Session& s) {
           const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(pattern_.size() - off, opt_.bytes - s.out));
           const IoResult r = stack_.Send(s.id, std::span(pattern_).subspan(off, n));
           if (r.bytes == 0) break;
-          EVP_DigestUpdate(s.sha.get(), pattern_.data() + off, r.bytes);
+          if (opt_.hash) EVP_DigestUpdate(s.sha.get(), pattern_.data() + off, r.bytes);
           s.out += r.bytes;
         }
         if (s.out == opt_.bytes && !s.shut) {
@@ -278,7 +278,7 @@ void App::Finish(Instant now, Session& s, const char* error) {
   line += buf;
   if (opt_.mode == AppMode::kSink || opt_.mode == AppMode::kSource) {
     line += std::string(",\"bytes\":") + std::to_string(opt_.mode == AppMode::kSink ? s.in : s.out);
-    line += ",\"sha256\":\"" + s.Digest() + "\"";
+    if (opt_.hash) line += ",\"sha256\":\"" + s.Digest() + "\"";
   }
   if (opt_.mode == AppMode::kRr && !s.latencies.empty()) {
     std::vector<std::int64_t> l = s.latencies;

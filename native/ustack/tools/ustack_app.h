@@ -33,6 +33,7 @@ struct AppOptions {
   std::uint64_t bytes = 0;          // source: how much to send
   std::uint64_t count = 1000;       // rr: round trips
   std::size_t size = 64;            // rr: bytes per request (and response)
+  bool hash = true;                 // sink/source: SHA-256 of the data (benchmarks turn it off)
 };
 
 class App {
