@@ -5,7 +5,8 @@
 //   ustack sink server   <- socat upload (IPv4 and IPv6), nc upload (IPv4; skipped when nc is not
 //                           installed): the sink's reported sha256 == the file's
 //   ustack source server -> curl (gopher://, which reads raw bytes to EOF; IPv4) and socat (IPv6)
-//   ustack source client -> socat TCP-LISTEN server writing a file (IPv4 and IPv6)
+//   ustack source client -> socat TCP-LISTEN server writing a file (IPv4 copying; IPv6 zero-copy from
+//                           mbuf-backed buffers)
 //   ustack sink client   <- socat TCP-LISTEN server sending a file (IPv4 and IPv6)
 //   af_packet only: the echo run again with 2% loss each way made by nftables in the Linux
 //   namespace (`numgen random mod 100 < 2 drop`): still intact.
@@ -331,8 +332,10 @@ async function clients(t: TestContext, site: Site): Promise<void> {
     const server = await linuxServer(site, family, port, ['LISTEN', `CREATE:${out}`]);
     const linuxHost = family === 4 ? LINUX_V4 : LINUX_V6;
     let started = Date.now();
+    // The IPv6 run sends from mbuf-backed zero-copy buffers (Stack::SendBuffer).
     const src = await startUstack(site, `source-client${family}`, [
       '--mode', 'source', '--connect', hostPort(family, port, linuxHost), '--bytes', String(SIZE),
+      ...(family === 6 ? ['--zero-copy'] : []),
     ]);
     await finish(t, site, src, 'exit');
     assert.equal(await server.done, 0, 'the Linux socat server failed');

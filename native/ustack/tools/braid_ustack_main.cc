@@ -4,7 +4,8 @@
 //
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--dev NAME] [--gw A.B.C.D] [--gw6 X::Y]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--dev NAME]
+//                [--gw A.B.C.D] [--gw6 X::Y]
 //                [--pcap FILE] [--eal-arg ARG]...
 //
 //   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "ustack/phy/dpdk_eal.h"
+#include "ustack/phy/dpdk_mbuf_buffer.h"
 #include "ustack/phy/dpdk_port.h"
 #include "ustack/phy/pcap_writer.h"
 #include "ustack/stack/stack.h"
@@ -53,6 +55,7 @@ struct Args {
   AppOptions app;
   bool busy_poll = false;
   bool wait_stdin = false;  // start the application only after a line on stdin
+  bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -60,7 +63,7 @@ struct Args {
                "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
                "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
                "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash]\n",
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]\n",
                why.c_str());
   std::exit(2);
 }
@@ -122,6 +125,10 @@ Args ParseArgs(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--busy-poll") {
       a.busy_poll = true;
+      continue;
+    }
+    if (flag == "--zero-copy") {
+      a.zero_copy = true;
       continue;
     }
     if (flag == "--no-hash") {
@@ -248,8 +255,19 @@ int main(int argc, char** argv) {
       pcap = std::make_unique<PcapWriter>(port, args.pcap, epoch);
       dev = pcap.get();
     }
+    // Declared before the stack, so buffers still queued in it are freed before their pool.
+    std::unique_ptr<MbufBufferPool> buffers;
+    AppOptions app_options = args.app;
+    if (args.zero_copy) {
+      // 45 full segments of 1448 bytes per buffer: segments do not straddle buffers.
+      buffers = std::make_unique<MbufBufferPool>(eal, "braid_app_buffers", 63, 45 * 1448);
+      app_options.buffer_room = buffers->room();
+      app_options.make_buffer = [&buffers](std::span<const std::uint8_t> data) {
+        return buffers->Make(data.size(), [&](std::span<std::uint8_t> out) { std::memcpy(out.data(), data.data(), data.size()); });
+      };
+    }
     Stack stack(*dev, args.stack, IsnGenerator::Random());
-    App app(stack, args.app, [](const std::string& line) {
+    App app(stack, app_options, [](const std::string& line) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     });

@@ -69,6 +69,7 @@ struct App::Session {
   std::size_t round_recv = 0;
   Instant round_start{};
   std::vector<std::int64_t> latencies;
+  TcpBufferPtr pending;  // source, zero-copy: a filled buffer the send queue had no room for yet
 
   Session() { EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr); }
   std::string Digest() {
@@ -199,11 +200,21 @@ bool App::StepSession(Instant now, Session& s) {
       if (opt_.mode == AppMode::kSource) {
         while (s.out < opt_.bytes) {
           const std::size_t off = static_cast<std::size_t>(s.out % pattern_.size());
-          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(pattern_.size() - off, opt_.bytes - s.out));
-          const IoResult r = stack_.Send(s.id, std::span(pattern_).subspan(off, n));
-          if (r.bytes == 0) break;
-          if (opt_.hash) EVP_DigestUpdate(s.sha.get(), pattern_.data() + off, r.bytes);
-          s.out += r.bytes;
+          std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(pattern_.size() - off, opt_.bytes - s.out));
+          std::size_t sent = 0;
+          if (opt_.make_buffer) {
+            n = std::min(n, opt_.buffer_room);
+            if (!s.pending) s.pending = opt_.make_buffer(std::span(pattern_).subspan(off, n));
+            if (!s.pending) break;  // the pool is empty until the stack frees acknowledged buffers
+            n = s.pending->bytes().size();
+            if (stack_.SendBuffer(s.id, s.pending) != TcpError::kOk) break;  // kept for the next try
+            sent = n;
+          } else {
+            sent = stack_.Send(s.id, std::span(pattern_).subspan(off, n)).bytes;
+          }
+          if (sent == 0) break;
+          if (opt_.hash) EVP_DigestUpdate(s.sha.get(), pattern_.data() + off, sent);
+          s.out += sent;
         }
         if (s.out == opt_.bytes && !s.shut) {
           stack_.Shutdown(s.id);

@@ -34,6 +34,10 @@ struct AppOptions {
   std::uint64_t count = 1000;       // rr: round trips
   std::size_t size = 64;            // rr: bytes per request (and response)
   bool hash = true;                 // sink/source: SHA-256 of the data (benchmarks turn it off)
+  // source: when set, data goes out through zero-copy buffers this makes (filled with the given
+  // bytes, at most buffer_room of them) and Stack::SendBuffer, instead of Stack::Send copying.
+  std::function<TcpBufferPtr(std::span<const std::uint8_t>)> make_buffer;
+  std::size_t buffer_room = 0;
 };
 
 class App {
