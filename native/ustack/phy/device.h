@@ -29,7 +29,10 @@ class Device {
   virtual std::size_t Receive(Instant now, std::size_t max,
                               const std::function<void(std::span<const std::uint8_t>)>& on_frame) = 0;
   // Queues one frame for transmission; false when the device has no room (the caller retries later).
+  // A device may hold accepted frames back to send them in a batch until Flush.
   virtual bool Transmit(Instant now, std::span<const std::uint8_t> frame) = 0;
+  // Sends whatever Transmit held back. The stack calls it at the end of each Poll.
+  virtual void Flush(Instant) {}
 };
 
 }  // namespace braid::ustack

@@ -52,6 +52,8 @@ DpdkPort::DpdkPort(Eal&, const DpdkPortOptions& o) : name_(o.name) {
 }
 
 DpdkPort::~DpdkPort() {
+  Flush(Instant{});
+  for (rte_mbuf* m : tx_batch_) rte_pktmbuf_free(m);
   if (started_) {
     rte_eth_dev_stop(port_);
     rte_eth_dev_close(port_);
@@ -97,13 +99,34 @@ bool DpdkPort::Transmit(Instant, std::span<const std::uint8_t> frame) {
     return false;
   }
   std::memcpy(p, frame.data(), frame.size());
-  if (rte_eth_tx_burst(port_, 0, &m, 1) != 1) {
+  if (tx_batch_.size() >= kBurst) Flush(Instant{});
+  if (tx_batch_.size() >= kBurst) {  // the driver took none: its ring is full
     rte_pktmbuf_free(m);
     ++stats_.tx_full;
     return false;
   }
+  tx_batch_.push_back(m);
   ++stats_.tx_frames;
   return true;
+}
+
+void DpdkPort::Flush(Instant) {
+  if (tx_batch_.empty()) return;
+  const std::uint16_t n = rte_eth_tx_burst(port_, 0, tx_batch_.data(), static_cast<std::uint16_t>(tx_batch_.size()));
+  // What the driver did not take stays queued, in order, for the next Flush.
+  tx_batch_.erase(tx_batch_.begin(), tx_batch_.begin() + n);
+}
+
+DpdkPortDriverStats DpdkPort::driver_stats() const {
+  DpdkPortDriverStats out;
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(port_, &st) == 0) {
+    out.imissed = st.imissed;
+    out.ierrors = st.ierrors;
+    out.oerrors = st.oerrors;
+    out.rx_nombuf = st.rx_nombuf;
+  }
+  return out;
 }
 
 }  // namespace braid::ustack

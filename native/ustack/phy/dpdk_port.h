@@ -12,6 +12,7 @@
 #include "ustack/phy/dpdk_eal.h"
 
 struct rte_mempool;
+struct rte_mbuf;
 
 namespace braid::ustack {
 
@@ -31,6 +32,14 @@ struct DpdkPortStats {
   std::uint64_t tx_too_long = 0;    // Transmit refused: frame longer than an mbuf's room
 };
 
+// The driver's own counters (rte_eth_stats): frames it lost before we could read them.
+struct DpdkPortDriverStats {
+  std::uint64_t imissed = 0;    // dropped for lack of room in the RX ring (af_packet: the kernel's tp_drops)
+  std::uint64_t ierrors = 0;    // erroneous frames received
+  std::uint64_t oerrors = 0;    // frames the driver failed to transmit
+  std::uint64_t rx_nombuf = 0;  // RX mbuf allocation failures
+};
+
 class DpdkPort : public Device {
  public:
   // Configures and starts the port. Throws std::runtime_error naming the port and the failing
@@ -44,11 +53,16 @@ class DpdkPort : public Device {
   DeviceCapabilities capabilities() const override { return caps_; }
   std::size_t Receive(Instant now, std::size_t max,
                       const std::function<void(std::span<const std::uint8_t>)>& on_frame) override;
+  // Frames are batched (up to one burst) and handed to the driver by Flush or when the batch is
+  // full: one tx_burst per batch (for net_af_packet, one sendto() per batch instead of per frame).
   bool Transmit(Instant now, std::span<const std::uint8_t> frame) override;
+  void Flush(Instant now) override;
 
   std::uint16_t port_id() const { return port_; }
   const std::string& driver_name() const { return driver_; }
   const DpdkPortStats& stats() const { return stats_; }
+  // Reads the driver's counters (zeros when it has none).
+  DpdkPortDriverStats driver_stats() const;
 
  private:
   std::string name_;
@@ -59,6 +73,7 @@ class DpdkPort : public Device {
   DeviceCapabilities caps_{};
   DpdkPortStats stats_{};
   std::vector<std::uint8_t> scratch_;  // linearizes multi-segment mbufs
+  std::vector<rte_mbuf*> tx_batch_;    // accepted by Transmit, not yet given to the driver
   bool started_ = false;
 };
 

@@ -44,6 +44,7 @@ class PcapWriter : public Device {
   std::size_t Receive(Instant now, std::size_t max,
                       const std::function<void(std::span<const std::uint8_t>)>& on_frame) override;
   bool Transmit(Instant now, std::span<const std::uint8_t> frame) override;
+  void Flush(Instant now) override { inner_.Flush(now); }
   PcapFile& file() { return file_; }
 
  private:

@@ -12,7 +12,8 @@
 namespace braid::ustack {
 
 struct TcpConfig {
-  std::uint16_t mss = 1460;                  // MSS we advertise and the cap on what we send (IPv4, MTU 1500)
+  std::uint16_t mss = 1460;                  // MSS we advertise and the cap on what we send over IPv4
+                                             // (MTU 1500); IPv6 connections use 20 bytes less
   std::size_t rx_buffer = 256 * 1024;        // receive buffer per connection: bounds the window
   std::size_t tx_buffer = 256 * 1024;        // send buffer per connection
   bool window_scaling = true;                // RFC 7323 2

@@ -145,7 +145,7 @@ void TcpConnection::NegotiateOptions(const TcpRepr& syn) {
   sack_ok_ = config().sack && syn.sack_permitted;
   ts_ok_ = config().timestamps && syn.timestamp.has_value();
   if (ts_ok_) ts_recent_ = syn.timestamp->value;
-  std::uint32_t mss = std::min<std::uint32_t>(syn.mss.value_or(kDefaultMss), config().mss);
+  std::uint32_t mss = std::min<std::uint32_t>(syn.mss.value_or(kDefaultMss), OurMss());
   if (ts_ok_) mss -= kTimestampOptionLen;
   smss_ = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
   rcv_mss_ = smss_;
@@ -687,10 +687,13 @@ void TcpConnection::ProcessText(Instant now, std::uint32_t seq, std::span<const 
     }
   }
   // RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK at once out of order and when filling a hole; otherwise
-  // at least every second full-sized segment, else within the delayed-ACK time.
+  // at least every second full-sized segment, else within the delayed-ACK time. As Linux
+  // (__tcp_ack_snd_check) we count bytes: more than one full segment unacknowledged is enough, so a
+  // full segment plus a short tail is ACKed at once instead of waiting 40 ms, during which a Linux
+  // sender's tail loss probe (10 ms with two segments out) would retransmit for nothing.
   if (out_of_order || (had_holes && had_payload)) {
     ack_now_ = true;
-  } else if (unacked_bytes_ >= 2 * rcv_mss_) {
+  } else if (unacked_bytes_ > rcv_mss_) {
     ack_now_ = true;
   } else if (unacked_bytes_ > 0 && !delack_at_) {
     delack_at_ = now + config().delayed_ack;
@@ -921,6 +924,10 @@ TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& em
                                                   std::uint32_t max_len, bool fin_allowed) {
   std::span<const std::uint8_t> payload;
   std::uint32_t dend = data_end();
+  // SACK blocks ride on data segments too (bidirectional transfers); like Linux's tcp_current_mss,
+  // the payload shrinks so that header, options and payload still fit the MTU.
+  const std::uint32_t sack_len = SackOptionLen();
+  if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
   if (max_len > 0 && SeqLt(seq, dend)) {
     payload = tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
   }
@@ -972,7 +979,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   }
   r.window = WindowToAdvertise(syn);
   if (syn) {
-    r.mss = config().mss;
+    r.mss = OurMss();
     if (state_ == TcpState::kSynSent) {  // offer everything we support
       if (config().window_scaling) r.window_scale = rcv_wscale_;
       r.sack_permitted = config().sack;
@@ -988,7 +995,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   if (sack_ok_ && !syn && !assembler_.empty()) {
     // RFC 2018 4: the block holding the latest segment first, then the others.
     const auto& ranges = assembler_.ranges();
-    std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : r.sack.size();
+    std::size_t max_blocks = SackBlocksToSend();
     std::size_t first = std::min(assembler_.last_index(), ranges.size() - 1);
     auto add = [&](const Assembler::Range& a) {
       if (r.sack_count < max_blocks) r.sack[r.sack_count++] = TcpSackBlock{rcv_nxt_ + a.begin, rcv_nxt_ + a.end};
@@ -1010,6 +1017,17 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
     unacked_bytes_ = 0;
   }
   return true;
+}
+
+std::size_t TcpConnection::SackBlocksToSend() const {
+  if (!sack_ok_ || assembler_.empty()) return 0;
+  const std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : TcpRepr{}.sack.size();
+  return std::min(max_blocks, assembler_.ranges().size());
+}
+
+std::uint32_t TcpConnection::SackOptionLen() const {
+  const std::size_t n = SackBlocksToSend();
+  return n == 0 ? 0 : static_cast<std::uint32_t>(4 + 8 * n);  // NOP, NOP, kind, length, blocks
 }
 
 }  // namespace braid::ustack

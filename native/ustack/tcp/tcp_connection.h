@@ -118,6 +118,9 @@ class TcpConnection {
   bool SendSegment(Instant now, const TcpEmit& emit, std::uint32_t seq, std::uint8_t flags,
                    std::span<const std::uint8_t> payload);
   std::uint16_t WindowToAdvertise(bool syn);
+  // SACK blocks our next segment carries, and the option bytes they take (0 without SACK).
+  std::size_t SackBlocksToSend() const;
+  std::uint32_t SackOptionLen() const;
   std::uint32_t Pipe() const;
   std::uint32_t LostThreshold() const { return 2 * smss_; }  // RFC 6675: (DupThresh - 1) * SMSS
   std::uint32_t data_end() const { return snd_una_ + static_cast<std::uint32_t>(tx_.size()); }
@@ -125,6 +128,10 @@ class TcpConnection {
     return static_cast<std::uint32_t>(now.micros / 1000) + ts_offset_;
   }
   bool synchronized() const;
+  // The MSS we advertise and cap at: config().mss is for IPv4; IPv6's header is 20 bytes longer.
+  std::uint16_t OurMss() const {
+    return static_cast<std::uint16_t>(tuple_.local.addr.is_v4() ? config().mss : config().mss - 20);
+  }
   void ArmPersistIfNeeded(Instant now);
   void MaybeWindowUpdate();
 

@@ -1,11 +1,22 @@
-// braid-ustack: runs the ustack IP interface on one DPDK port, answering ARP, neighbour discovery and
-// ping until SIGTERM or SIGINT. The signals are blocked before the EAL starts (its threads inherit
-// the mask) and read from a signalfd in the main loop: no handler is installed anywhere.
+// braid-ustack: runs the ustack (IP interface + TCP) on one DPDK port as a small test program for
+// interop tests and benchmarks with unmodified Linux programs. ARP, neighbour discovery and ping are
+// always answered; --mode picks the TCP application (tools/ustack_app.h):
 //
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
-//                [--port NAME] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...
+//                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--dev NAME]
+//                [--gw A.B.C.D] [--gw6 X::Y]
+//                [--pcap FILE] [--eal-arg ARG]...
 //
-// Prints "ready" once the port is up, and its counters and non-zero drop counters at exit.
+//   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
+//     per finished connection; sink|source|rr with --connect HOST:PORT (IPv6 as [X::Y]:PORT): one
+//     connection, one JSON result line, then exit (status 1 when the connection failed).
+//
+// SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
+// a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
+// flows and, unless --busy-poll, sleeps (on the signalfd, up to 1 ms or the stack's next deadline)
+// after 2 ms without any. Prints "ready" once the port is up (with --wait-stdin, the application
+// starts only after a line on stdin), and its counters at exit.
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -21,26 +33,37 @@
 #include <string>
 #include <vector>
 
-#include "ustack/iface/interface.h"
 #include "ustack/phy/dpdk_eal.h"
+#include "ustack/phy/dpdk_mbuf_buffer.h"
 #include "ustack/phy/dpdk_port.h"
 #include "ustack/phy/pcap_writer.h"
+#include "ustack/stack/stack.h"
+#include "ustack/tools/ustack_app.h"
 
 namespace {
 
 using namespace braid::ustack;
+using braid::ustack::tools::App;
+using braid::ustack::tools::AppMode;
+using braid::ustack::tools::AppOptions;
 
 struct Args {
   EalOptions eal;
-  std::string port;
-  InterfaceConfig iface;
+  std::string dev;
+  StackConfig stack;
   std::string pcap;
+  AppOptions app;
+  bool busy_poll = false;
+  bool wait_stdin = false;  // start the application only after a line on stdin
+  bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
-               "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--port NAME] "
-               "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n",
+               "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
+               "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
+               "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]\n",
                why.c_str());
   std::exit(2);
 }
@@ -75,25 +98,77 @@ IpCidr ParseCidr(const std::string& s, const char* flag, bool v4) {
   return c;
 }
 
+std::uint64_t ParseNumber(const std::string& s, const char* flag, std::uint64_t max) {
+  std::size_t used = 0;
+  std::uint64_t v = 0;
+  try {
+    v = std::stoull(s, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size() || v > max) Usage(std::string(flag) + ": not a number up to " + std::to_string(max) + ": " + s);
+  return v;
+}
+
+// HOST:PORT, IPv6 as [X::Y]:PORT.
+Endpoint ParseHostPort(const std::string& s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) Usage("--connect: want HOST:PORT, got " + s);
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return Endpoint{ParseIp(host, "--connect"), static_cast<std::uint16_t>(ParseNumber(s.substr(colon + 1), "--connect port", 65535))};
+}
+
 Args ParseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--busy-poll") {
+      a.busy_poll = true;
+      continue;
+    }
+    if (flag == "--zero-copy") {
+      a.zero_copy = true;
+      continue;
+    }
+    if (flag == "--no-hash") {
+      a.app.hash = false;
+      continue;
+    }
+    if (flag == "--wait-stdin") {
+      a.wait_stdin = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage(flag + " needs a value");
     const std::string v = argv[++i];
     if (flag == "--vdev") a.eal.vdevs.push_back(v);
-    else if (flag == "--port") a.port = v;
-    else if (flag == "--ip") a.iface.ipv4 = ParseCidr(v, "--ip", true);
-    else if (flag == "--ip6") a.iface.ipv6 = ParseCidr(v, "--ip6", false);
-    else if (flag == "--gw") a.iface.ipv4_gateway = ParseIp(v, "--gw");
-    else if (flag == "--gw6") a.iface.ipv6_gateway = ParseIp(v, "--gw6");
+    else if (flag == "--dev") a.dev = v;
+    else if (flag == "--ip") a.stack.iface.ipv4 = ParseCidr(v, "--ip", true);
+    else if (flag == "--ip6") a.stack.iface.ipv6 = ParseCidr(v, "--ip6", false);
+    else if (flag == "--gw") a.stack.iface.ipv4_gateway = ParseIp(v, "--gw");
+    else if (flag == "--gw6") a.stack.iface.ipv6_gateway = ParseIp(v, "--gw6");
     else if (flag == "--pcap") a.pcap = v;
     else if (flag == "--eal-arg") a.eal.extra_args.push_back(v);
+    else if (flag == "--mode") {
+      const auto m = tools::ParseAppMode(v);
+      if (!m) Usage("--mode: one of ping, echo, sink, source, rr; got " + v);
+      a.app.mode = *m;
+    } else if (flag == "--port") a.app.port = static_cast<std::uint16_t>(ParseNumber(v, "--port", 65535));
+    else if (flag == "--connect") a.app.connect = ParseHostPort(v);
+    else if (flag == "--bytes") a.app.bytes = ParseNumber(v, "--bytes", UINT64_MAX);
+    else if (flag == "--count") a.app.count = ParseNumber(v, "--count", UINT32_MAX);
+    else if (flag == "--size") a.app.size = ParseNumber(v, "--size", 1 << 20);
     else Usage("unknown option " + flag);
   }
-  if (a.eal.vdevs.empty() && a.port.empty()) Usage("give a --vdev (or --port for a PCI port with --eal-arg)");
-  if (a.port.empty()) a.port = a.eal.vdevs.front().substr(0, a.eal.vdevs.front().find(','));
-  if (!a.iface.ipv4 && !a.iface.ipv6) Usage("give --ip and/or --ip6");
+  if (a.eal.vdevs.empty() && a.dev.empty()) Usage("give a --vdev (or --dev for a PCI port with --eal-arg)");
+  if (a.dev.empty()) a.dev = a.eal.vdevs.front().substr(0, a.eal.vdevs.front().find(','));
+  if (!a.stack.iface.ipv4 && !a.stack.iface.ipv6) Usage("give --ip and/or --ip6");
+  const AppMode m = a.app.mode;
+  if (m == AppMode::kRr && !a.app.connect) Usage("--mode rr needs --connect");
+  if (m == AppMode::kEcho && a.app.connect) Usage("--mode echo is a server: give --port, not --connect");
+  if (m != AppMode::kPing && !a.app.connect && a.app.port == 0) Usage("--mode needs --port N (server) or --connect HOST:PORT");
+  // Echo and rr move small messages: Nagle would hold them behind the previous one's ACK.
+  if (m == AppMode::kEcho || m == AppMode::kRr) a.stack.tcp.nodelay = true;
   return a;
 }
 
@@ -107,6 +182,45 @@ std::string MacString(const MacAddress& m) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   return buf;
+}
+
+// True when a SIGTERM/SIGINT was read; waits up to `timeout_us` for one.
+bool SignalArrived(int sfd, std::int64_t timeout_us) {
+  pollfd p{sfd, POLLIN, 0};
+  const timespec ts{static_cast<time_t>(timeout_us / 1'000'000), static_cast<long>(timeout_us % 1'000'000) * 1000};
+  if (ppoll(&p, 1, &ts, nullptr) > 0 && (p.revents & POLLIN)) {
+    signalfd_siginfo si{};
+    if (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      std::printf("braid-ustack: signal %u, stopping\n", si.ssi_signo);
+      return true;
+    }
+  }
+  return false;
+}
+
+void PrintCounters(Stack& stack, const DpdkPort& port) {
+  const auto& c = stack.iface().counters();
+  std::printf("counters rx_frames=%llu tx_frames=%llu arp_replies=%llu nd_advertisements=%llu echo_replies=%llu "
+              "tcp_in=%llu tcp_out=%llu port_tx_full=%llu\n",
+              static_cast<unsigned long long>(c.rx_frames), static_cast<unsigned long long>(c.tx_frames),
+              static_cast<unsigned long long>(c.arp_replies), static_cast<unsigned long long>(c.nd_advertisements),
+              static_cast<unsigned long long>(c.echo_replies), static_cast<unsigned long long>(c.tcp_in),
+              static_cast<unsigned long long>(c.tcp_out), static_cast<unsigned long long>(port.stats().tx_full));
+  // What the driver lost on its own: tests use it to tell path loss from our bugs.
+  const DpdkPortDriverStats d = port.driver_stats();
+  std::printf("driver imissed=%llu ierrors=%llu oerrors=%llu rx_nombuf=%llu\n", static_cast<unsigned long long>(d.imissed),
+              static_cast<unsigned long long>(d.ierrors), static_cast<unsigned long long>(d.oerrors),
+              static_cast<unsigned long long>(d.rx_nombuf));
+  for (std::size_t i = 0; i < static_cast<std::size_t>(IfaceDrop::kCount); ++i) {
+    if (stack.iface().drops()[i] != 0) {
+      std::printf("drop %s=%llu\n", IfaceDropName(static_cast<IfaceDrop>(i)),
+                  static_cast<unsigned long long>(stack.iface().drops()[i]));
+    }
+  }
+  for (std::size_t i = 0; i < static_cast<std::size_t>(TcpCounter::kCount); ++i) {
+    const auto v = stack.tcp().counters().Get(static_cast<TcpCounter>(i));
+    if (v != 0) std::printf("tcp %s=%llu\n", TcpCounterName(static_cast<TcpCounter>(i)), static_cast<unsigned long long>(v));
+  }
 }
 
 }  // namespace
@@ -128,9 +242,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  int status = 0;
   try {
     Eal& eal = Eal::Init(args.eal);
-    DpdkPort port(eal, DpdkPortOptions{.name = args.port});
+    DpdkPort port(eal, DpdkPortOptions{.name = args.dev});
     std::unique_ptr<PcapWriter> pcap;
     Device* dev = &port;
     if (!args.pcap.empty()) {
@@ -140,49 +255,62 @@ int main(int argc, char** argv) {
       pcap = std::make_unique<PcapWriter>(port, args.pcap, epoch);
       dev = pcap.get();
     }
-    Interface iface(*dev, args.iface);
-    std::printf("braid-ustack: port %s (driver %s) mac %s ready\n", args.port.c_str(),
-                port.driver_name().c_str(), MacString(port.mac()).c_str());
+    // Declared before the stack, so buffers still queued in it are freed before their pool.
+    std::unique_ptr<MbufBufferPool> buffers;
+    AppOptions app_options = args.app;
+    if (args.zero_copy) {
+      // 45 full segments of 1448 bytes per buffer: segments do not straddle buffers.
+      buffers = std::make_unique<MbufBufferPool>(eal, "braid_app_buffers", 63, 45 * 1448);
+      app_options.buffer_room = buffers->room();
+      app_options.make_buffer = [&buffers](std::span<const std::uint8_t> data) {
+        return buffers->Make(data.size(), [&](std::span<std::uint8_t> out) { std::memcpy(out.data(), data.data(), data.size()); });
+      };
+    }
+    Stack stack(*dev, args.stack, IsnGenerator::Random());
+    App app(stack, app_options, [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    });
+    std::printf("braid-ustack: port %s (driver %s) mac %s ready\n", args.dev.c_str(), port.driver_name().c_str(),
+                MacString(port.mac()).c_str());
     std::fflush(stdout);
+    if (args.wait_stdin) {
+      // A test configures the far side first (a net_tap interface exists only once we run).
+      char line[64];
+      if (std::fgets(line, sizeof line, stdin) == nullptr) throw std::runtime_error("--wait-stdin: stdin closed");
+    }
+    app.Start(Now());
 
-    // Poll while frames come; when idle, wait up to 1 ms on the signalfd (which also ends the loop).
-    unsigned busy_rounds = 0;
+    constexpr std::int64_t kIdleBeforeSleepUs = 2000;
+    constexpr std::int64_t kMaxSleepUs = 1000;
+    Instant last_busy = Now();
+    unsigned rounds = 0;
     for (;;) {
-      const std::size_t n = iface.Poll(Now());
-      bool check = false;
-      int timeout_ms = 0;
-      if (n == 0) {
-        check = true;
-        timeout_ms = 1;
-      } else if (++busy_rounds % 1024 == 0) {
-        check = true;
+      const Instant now = Now();
+      const StackPollResult r = stack.Poll(now);
+      const bool app_busy = app.Step(now);
+      if (app.done()) {
+        stack.Poll(Now());  // the last segments the application queued
+        break;
       }
-      if (!check) continue;
-      pollfd p{sfd, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN)) {
-        signalfd_siginfo si{};
-        if (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-          std::printf("braid-ustack: signal %u, stopping\n", si.ssi_signo);
-          break;
-        }
+      if (r.busy() || app_busy) last_busy = now;
+      const bool idle = !args.busy_poll && (now - last_busy).micros > kIdleBeforeSleepUs;
+      if (!idle) {
+        if (++rounds % 4096 == 0 && SignalArrived(sfd, 0)) break;
+        continue;
       }
+      std::int64_t sleep_us = kMaxSleepUs;
+      if (auto next = stack.NextDeadline()) sleep_us = std::clamp<std::int64_t>((*next - now).micros, 0, kMaxSleepUs);
+      if (SignalArrived(sfd, sleep_us)) break;
     }
-
-    const auto& c = iface.counters();
-    std::printf("counters rx_frames=%llu tx_frames=%llu arp_replies=%llu nd_advertisements=%llu echo_replies=%llu\n",
-                static_cast<unsigned long long>(c.rx_frames), static_cast<unsigned long long>(c.tx_frames),
-                static_cast<unsigned long long>(c.arp_replies), static_cast<unsigned long long>(c.nd_advertisements),
-                static_cast<unsigned long long>(c.echo_replies));
-    for (std::size_t i = 0; i < static_cast<std::size_t>(IfaceDrop::kCount); ++i) {
-      if (iface.drops()[i] != 0) {
-        std::printf("drop %s=%llu\n", IfaceDropName(static_cast<IfaceDrop>(i)),
-                    static_cast<unsigned long long>(iface.drops()[i]));
-      }
-    }
+    if (!args.app.connect && args.app.mode != AppMode::kPing) std::printf("%s\n", app.Summary().c_str());
+    if (args.app.connect && !app.ok()) status = 1;
+    PrintCounters(stack, port);
     if (pcap) pcap->file().Flush();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "braid-ustack: %s\n", e.what());
     return 1;
   }
-  return 0;
+  std::fflush(stdout);
+  return status;
 }

@@ -1,0 +1,107 @@
+// One lcore's whole stack: an Interface on one Device joined to one TcpTable, plus the application
+// API. Sans-IO: Poll(now) reads frames (device -> iface -> tcp), then lets TCP emit (tcp -> iface ->
+// device); NextDeadline() says when Poll next has timer work. It never reads a clock, sleeps or
+// blocks; the caller (a DPDK lcore loop, a simulation) owns time and the device. Single-threaded by
+// design: one Stack per lcore, no locks.
+//
+// The application API is non-blocking, socket-like, and names sockets by SocketId:
+//   Listen / Accept / Connect / Send / Recv / Shutdown / Close / Abort, readiness bits per socket
+//   (Readiness) and readiness changes since the last call (DrainEvents);
+//   zero-copy: SendBuffer hands the stack a TcpBuffer (heap- or mbuf-backed) to transmit from without
+//   a copy; RecvPeek / RecvConsume read in place from the receive buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "ustack/iface/interface.h"
+#include "ustack/phy/device.h"
+#include "ustack/tcp/isn.h"
+#include "ustack/tcp/tcp_config.h"
+#include "ustack/tcp/tcp_table.h"
+#include "ustack/wire/instant.h"
+
+namespace braid::ustack {
+
+struct StackConfig {
+  InterfaceConfig iface;
+  // tcp.mss is lowered to fit the device MTU (MTU - 40 for IPv4; IPv6 takes 20 less).
+  TcpConfig tcp;
+  std::size_t rx_budget = 64;  // frames read per Poll
+};
+
+struct StackPollResult {
+  std::size_t frames_in = 0;     // frames read from the device
+  std::size_t segments_out = 0;  // TCP segments handed to the interface
+  bool device_full = false;      // the device refused a frame; TCP offers it again next Poll
+  bool busy() const { return frames_in != 0 || segments_out != 0; }
+};
+
+class Stack {
+ public:
+  // `device` must outlive the stack.
+  Stack(Device& device, StackConfig config, IsnGenerator isn);
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // ---- driver side (sans-IO) ----
+  // Reads up to rx_budget frames at `now` (ARP/ND/ICMP answered, TCP segments processed), then fires
+  // due TCP timers, sends every segment that may go, and flushes the device's transmit batch.
+  StackPollResult Poll(Instant now);
+  // The earliest time Poll has timer work (TCP or neighbour probes); a time not after the last
+  // Poll's `now` when output is waiting; nullopt when only new frames can wake the stack.
+  std::optional<Instant> NextDeadline() const;
+
+  // ---- application side ----
+  // Listens on `local` (port required); an all-zero address (Endpoint{}) listens on every address
+  // of both families.
+  OpenResult Listen(const Endpoint& local, int backlog = 0);
+  // Active open to `remote`, from this interface's address of the same family. local_port 0 picks
+  // an ephemeral port. kInvalidArgument when the interface has no address of that family.
+  OpenResult Connect(Instant now, const Endpoint& remote, std::uint16_t local_port = 0);
+  // The next established connection of `listener`, or kNoSocket (wait for kTcpAcceptable).
+  SocketId Accept(SocketId listener);
+  // Copies into the send buffer; kWouldBlock when it is full (wait for kTcpWritable).
+  IoResult Send(SocketId id, std::span<const std::uint8_t> data);
+  // Zero-copy send: the stack takes `buffer` whole (it becomes null) or not at all (kWouldBlock).
+  TcpError SendBuffer(SocketId id, TcpBufferPtr& buffer);
+  // Copies out received bytes; {0, kOk} is end of stream, kWouldBlock is "nothing yet".
+  IoResult Recv(SocketId id, std::span<std::uint8_t> out);
+  // Zero-copy receive: the contiguous readable bytes, valid until the next call into the stack;
+  // then RecvConsume(n) releases the first n of them (and may open the window).
+  std::span<const std::uint8_t> RecvPeek(SocketId id);
+  void RecvConsume(SocketId id, std::size_t n);
+  // Half-close: a FIN follows the queued data.
+  TcpError Shutdown(SocketId id);
+  // Done with the socket: a connection closes gracefully (RST if unread data remains, as Linux); a
+  // listener stops and resets its unaccepted connections. The id is invalid afterwards.
+  TcpError Close(SocketId id);
+  // RST now (connections only).
+  TcpError Abort(SocketId id);
+  // Current readiness bits (TcpReadiness); kTcpHangup for an id the stack no longer knows.
+  std::uint32_t Readiness(SocketId id);
+  // The connection's error (kOk while healthy), kNotConnected for an unknown id.
+  TcpError Error(SocketId id);
+  // Readiness changes since the last call (edge-reported), for held connections and listeners.
+  void DrainEvents(const std::function<void(SocketId, std::uint32_t readiness)>& on_event);
+
+  // ---- parts, for introspection and tests ----
+  Interface& iface() { return iface_; }
+  TcpTable& tcp() { return tcp_; }
+  TcpConnection* connection(SocketId id) { return tcp_.Get(id); }
+
+ private:
+  static TcpConfig FitToDevice(TcpConfig tcp, const Device& device);
+  void OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg);
+
+  StackConfig cfg_;
+  Device& dev_;
+  Interface iface_;
+  TcpTable tcp_;
+  Instant last_poll_{};
+};
+
+}  // namespace braid::ustack
