@@ -11,7 +11,7 @@ packages=(
   dpdk libdpdk-dev                                    # ustack DPDK port (EAL, ethdev, vdevs)
   iproute2 nftables ethtool                           # namespaces, shaping, redirect
   tshark                                              # judges ustack captures in tests
-  iperf3 socat curl mptcpize python3 iputils-ping      # unmodified test clients and servers
+  iperf3 socat curl mptcpize python3 iputils-ping netcat-openbsd   # unmodified test clients and servers
   haproxy redis-server redis-tools                     # benchmark references
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev   # tools/helm-render (chart tests)
 )

@@ -2,8 +2,8 @@
 // in namespaces this test creates. Every transfer is 64 MiB (the issue's size: af_packet moves that
 // in well under a second here, so the whole matrix stays at 64 MiB):
 //   ustack echo server   <- socat (IPv4 and IPv6): 64 MiB each way, sha256 of the echo == input
-//   ustack sink server   <- socat upload (IPv4 and IPv6), nc upload (IPv4; skipped when nc is not
-//                           installed): the sink's reported sha256 == the file's
+//   ustack sink server   <- socat upload (IPv4 and IPv6), nc upload (IPv4; netcat-openbsd,
+//                           from setup.sh): the sink's reported sha256 == the file's
 //   ustack source server -> curl (gopher://, which reads raw bytes to EOF; IPv4) and socat (IPv6)
 //   ustack source client -> socat TCP-LISTEN server writing a file (IPv4 copying; IPv6 zero-copy from
 //                           mbuf-backed buffers)
@@ -18,7 +18,7 @@
 // loss probes (TcpExt TCPLossProbes; at most one retransmission and one dup ACK each).
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,6 @@ const SIZE = 64 * 1024 * 1024;
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
 // (7100/7200 + family); the loss run's echo server.
 const PORTS = [7007, 7009, 7019, 7104, 7106, 7204, 7206, 7307];
-const HAS_NC = spawnSync('sh', ['-c', 'command -v nc']).status === 0;
 
 interface ShResult {
   code: number;
@@ -312,7 +311,7 @@ async function sinkServer(t: TestContext, site: Site): Promise<void> {
     ['socat IPv4', ['socat', '-u', `OPEN:${site.input}`, socatAddr(4, 7009)]],
     ['socat IPv6', ['socat', '-u', `OPEN:${site.input}`, socatAddr(6, 7009)]],
   ];
-  if (HAS_NC) uploads.push(['nc IPv4', ['sh', '-c', `nc -N ${STACK_V4} 7009 < ${site.input}`]]);
+  uploads.push(['nc IPv4', ['sh', '-c', `nc -N ${STACK_V4} 7009 < ${site.input}`]]);
   for (const [i, [name, argv]] of uploads.entries()) {
     const started = Date.now();
     await must(['ip', 'netns', 'exec', site.linuxNs, ...argv], 120_000);
