@@ -11,7 +11,7 @@ import { dataplaneSpec } from './dataplane/spec';
 import type { DataplaneSnapshot, NativeDataplane } from './dataplane/types';
 import { startAdminServer } from './admin/server';
 import { subscribeAccessLog } from './observability/access-log';
-import { publishDataplaneEvents } from './observability/events';
+import { publishDataplaneEvents, subscribe } from './observability/events';
 import type { Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { EndpointOwner } from './paths/endpoints';
@@ -149,6 +149,7 @@ export class Proxy {
       this.steering = steering;
       steering.start(() => this.loaded.runtime.reevaluateMs);
       this.cleanups.push(() => steering.stop());
+      this.cleanups.push(subscribe('established', () => steering.kick()));
       registerSteeringMetrics(metrics.registry, steering.stats, () => this.userspacePm?.snapshot() ?? null);
     }
 

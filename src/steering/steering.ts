@@ -54,6 +54,9 @@ interface Tracked {
 }
 
 const OWNER_RETRY_TICKS = 5; // an owner not found is looked up again after this many ticks
+// After a connection is established: time for its MPTCP token to be read and for a burst of
+// connections to gather into one pass.
+const KICK_DELAY_MS = 20;
 
 export class Steering {
   readonly stats: SteeringStats = {
@@ -68,6 +71,7 @@ export class Steering {
   private lastPid = 0;
   private tickNo = 0;
   private timer: NodeJS.Timeout | undefined;
+  private kicked: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SteeringOptions) {}
 
@@ -86,7 +90,22 @@ export class Steering {
 
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.kicked !== undefined) clearTimeout(this.kicked);
     this.timer = undefined;
+    this.kicked = undefined;
+  }
+
+  /**
+   * A connection was just established: evaluate soon rather than at the next interval, so short
+   * connections get their preference too. Bursts of connections share one pass.
+   */
+  kick(): void {
+    if (this.timer === undefined || this.kicked !== undefined) return;
+    this.kicked = setTimeout(() => {
+      this.kicked = undefined;
+      this.tick();
+    }, KICK_DELAY_MS);
+    this.kicked.unref();
   }
 
   /** One pass over the open connections. */

@@ -48,7 +48,7 @@ export async function numaRows(options: { requests: number; clients: number; pip
     config: {
       paths: pathsFor(bed, 2),
       mptcp: { pathManager: 'userspace' },
-      topology: { sysfsRoot: sysfs, reevaluate: '500ms' },
+      topology: { sysfsRoot: sysfs, reevaluate: '200ms' },
       listeners: NUMA_SCHEDULERS.map((s) => ({ name: `redis-${s}`, mode: 'inbound', listen: `0.0.0.0:${INBOUND[s]}`, target: `127.0.0.1:${REDIS}`, scheduler: s })),
       log: { level: 'warn' },
     },
@@ -72,7 +72,8 @@ export async function numaRows(options: { requests: number; clients: number; pip
         options.progress(`  ${scheduler}, -P ${pipeline}`);
         try {
           const before = [await bed.counters(SERVER, 0), await bed.counters(SERVER, 1)];
-          const results = await runRedisBenchmark(bed, { node: CLIENT, host: '127.0.0.1', port: FORWARD[scheduler], requests: options.requests, clients: options.clients, pipeline });
+          // Pipelined runs get as many round trips as unpipelined ones, so they last as long.
+          const results = await runRedisBenchmark(bed, { node: CLIENT, host: '127.0.0.1', port: FORWARD[scheduler], requests: options.requests * pipeline, clients: options.clients, pipeline });
           const after = [await bed.counters(SERVER, 0), await bed.counters(SERVER, 1)];
           const rx = [0, 1].map((p) => after[p]!.rxBytes - before[p]!.rxBytes);
           rows.push({ scheduler, pipeline, results, localShare: rx[1]! / (rx[0]! + rx[1]!) });
@@ -117,7 +118,7 @@ export function numaTable(rows: NumaRow[], requests: number, clients: number): T
     }
   }
   return {
-    title: `redis-benchmark through a braid pair, numa-local vs default (${requests} requests, ${clients} connections, unshaped; one-socket machine described as two)`,
+    title: `redis-benchmark through a braid pair, numa-local vs default (${requests} requests x -P, ${clients} connections, unshaped; one-socket machine described as two)`,
     columns: [
       { header: 'test', align: 'left' },
       { header: '-P', align: 'right' },

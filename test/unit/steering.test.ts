@@ -92,4 +92,27 @@ describe('Steering', () => {
     assert.deepEqual(prefs, [[42, []]], 'numa-local without a known node sends no tiers');
     assert.equal(steering.stats.ownersNotFound, 1);
   });
+
+  it('evaluates a new connection when kicked, not only at the interval', async () => {
+    const prefs: unknown[] = [];
+    let conns: SteerableConnection[] = [];
+    const steering = new Steering({
+      pm: () => ({ setPreference: (...a) => prefs.push(a) }),
+      paths: () => PATHS,
+      topology: TOPOLOGY,
+      connections: () => conns,
+      findSocketOwner: () => ({ inode: 1, pid: 1 }),
+      processCpus: () => ({ allowed: [0], last: 0 }),
+    });
+    steering.start(() => 3_600_000);
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // the first pass, with no connection yet
+      conns = [conn()];
+      steering.kick();
+      for (let i = 0; i < 100 && prefs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(prefs, [[42, [[1], [2]]]]);
+    } finally {
+      steering.stop();
+    }
+  });
 });
