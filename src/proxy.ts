@@ -22,7 +22,8 @@ import { nativeModule } from './dataplane/native';
 import type { NativeUserspacePathManager } from './dataplane/types';
 import { netlinkError } from './dataplane';
 import { registerSteeringMetrics } from './observability/steering-metrics';
-import { Steering, type SteerableConnection } from './steering/steering';
+import { steerableConnections } from './steering/connections';
+import { Steering } from './steering/steering';
 import { placeWorkers } from './topology/placement';
 import { nicNumaNode, readTopology, type NumaTopology } from './topology/sysfs';
 import type { SchedulerPath } from './policy/scheduler';
@@ -140,7 +141,7 @@ export class Proxy {
         pm: () => this.userspacePm,
         paths: () => this.schedulerPaths,
         topology: this.topology,
-        connections: () => this.steerableConnections(dataplane.snapshot()),
+        connections: () => steerableConnections(dataplane.snapshot(), this.loaded.runtime),
         findSocketOwner: (local, remote, hint) => nativeModule().findSocketOwner(local, remote, hint),
         processCpus: (pid) => nativeModule().processCpus(pid),
         workerNodes: placement.nodes,
@@ -224,30 +225,6 @@ export class Proxy {
   private stopUserspacePm(): void {
     this.userspacePm?.close();
     this.userspacePm = undefined;
-  }
-
-  /** The data plane's connections with the scheduler their listener or policy gives them. */
-  private steerableConnections(snapshot: DataplaneSnapshot): SteerableConnection[] {
-    const rt = this.loaded.runtime;
-    const out: SteerableConnection[] = [];
-    for (const c of snapshot.connections) {
-      if (c.token === undefined || c.token === 0 || c.appLocal === undefined || c.appRemote === undefined) continue;
-      let scheduler = rt.scheduler;
-      let order: string[] = [];
-      const policy = c.policy !== '' ? rt.policies.find((p) => p.name === c.policy) : undefined;
-      if (policy !== undefined) {
-        scheduler = policy.scheduler ?? scheduler;
-        order = policy.paths;
-      } else {
-        const listener = rt.listeners.find((l) => l.name === c.listener);
-        if (listener !== undefined && listener.mode !== 'transparent') {
-          scheduler = listener.scheduler ?? scheduler;
-          order = listener.paths;
-        }
-      }
-      out.push({ id: c.id, worker: c.worker, token: c.token, appLocal: c.appLocal, appRemote: c.appRemote, subflows: c.subflows, scheduler, order });
-    }
-    return out;
   }
 
   private releaseEndpoints(): void {

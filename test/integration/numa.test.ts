@@ -253,3 +253,54 @@ describe('userspace path manager: a lost path gets its subflow back', () => {
     assert.match(metrics, /^braid_subflows_recreated_total [1-9]/m, `re-creation counted (took ${after} ms)`);
   });
 });
+
+describe('backup-ordered: the first path of the list carries the data, the next takes over', () => {
+  let bed: Testbed;
+  let server: BraidNode;
+
+  before(async () => {
+    bed = await Testbed.create({ nodes: 2, paths: 2, rate: RATE });
+    bed.spawn(1, [process.execPath, path.join(FIXTURES, 'hash-server.js'), '127.0.0.1', String(APP_PORT)]);
+    await waitForPort(bed, 1, APP_PORT);
+    server = new BraidNode(bed, 1, {
+      config: {
+        paths: pathsFor(bed, 2),
+        mptcp: { pathManager: 'userspace' },
+        listeners: [
+          { name: 'in', mode: 'inbound', listen: `0.0.0.0:${SERVER_PORT}`, target: `127.0.0.1:${APP_PORT}`, scheduler: 'backup-ordered', paths: ['nic1', 'nic0'] },
+        ],
+      },
+    });
+    await server.start();
+    const limits = await bed.exec(0, ['ip', 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2']);
+    assert.equal(limits.code, 0, limits.stderr);
+  });
+
+  after(async () => {
+    const code = await server?.stop();
+    await bed?.destroy();
+    if (code === 0) server.removeFiles();
+    else if (server) process.stderr.write(`braid exited ${code}:\n${server.logTail()}\n`);
+  });
+
+  it('sends on nic1 first, then on nic0 when nic1 fails, with the transfer intact', async () => {
+    const argv = ['mptcpize', 'run', process.execPath, path.join(FIXTURES, 'hash-client.js'), bed.address(1, 0), String(SERVER_PORT)];
+    const transfer = hashUpload(bed, argv, 64 * MiB);
+    await sleep(1500);
+    const t0 = await sample(bed, 1);
+    await sleep(1500);
+    const t1 = await sample(bed, 1);
+    await bed.setLink(1, 1, false);
+    await sleep(1000);
+    const t2 = await sample(bed, 1);
+    await sleep(1500);
+    const t3 = await sample(bed, 1);
+    const result = await transfer;
+    const first = received(t0, t1);
+    const failedOver = received(t2, t3);
+    assert.ok(share(first, 1) >= 0.9, `primary nic1: ${(share(first, 1) * 100).toFixed(1)}% (${first})`);
+    assert.ok(failedOver[0] > 5 * MiB, `nic0 took over: ${failedOver}`);
+    assert.ok(result.ok, result.raw);
+    await bed.setLink(1, 1, true);
+  });
+});
