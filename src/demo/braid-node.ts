@@ -122,6 +122,17 @@ export class BraidNode {
     return this.exit;
   }
 
+  /**
+   * Stop (SIGTERM), then remove the node's files when braid exited 0; otherwise keep them and
+   * write the end of its log to stderr, so a failing run leaves its evidence. Returns the status.
+   */
+  async finish(): Promise<number | null> {
+    const code = await this.stop();
+    if (code === 0 || code === null) this.removeFiles();
+    else process.stderr.write(`braid in ${this.bed.nodeName(this.node)} exited ${code}; its files are in ${this.dir}:\n${this.logTail()}\n`);
+    return code;
+  }
+
   /** Exit status once the process has ended on its own. */
   exited(): Promise<number | null> {
     return this.exit ?? Promise.resolve(null);

@@ -105,8 +105,8 @@ describe('routed capture (TPROXY) for pods behind the node', () => {
       assert.equal((await bed.exec(0, ['ip', '-6', 'route', 'show', 'table', '25204'])).stdout.trim(), '');
       assert.doesNotMatch((await bed.exec(0, ['nft', 'list', 'tables'])).stdout, /braid/);
     } finally {
-      await gateway.stop();
-      await server.stop();
+      await gateway.finish();
+      await server.finish();
       if (pod) await sh(['ip', 'netns', 'del', pod]);
       await bed.destroy();
       rmSync(dir, { recursive: true, force: true });

@@ -94,8 +94,8 @@ describe('transparent: braid on both nodes', () => {
     await client.start();
   });
   after(async () => {
-    await client?.stop();
-    await server?.stop();
+    await client?.finish();
+    await server?.finish();
     await bed?.destroy();
     rmSync(servers?.dir ?? '/nonexistent', { recursive: true, force: true });
   });
@@ -179,7 +179,7 @@ describe('transparent: one side without braid', () => {
       assert.ok((await closeLines(server, (l) => l.length > 0)).some((c) => c.outcome === 'mptcp'));
       rmSync(servers.dir, { recursive: true, force: true });
     } finally {
-      await server.stop();
+      await server.finish();
       await bed.destroy();
     }
   });
@@ -212,7 +212,7 @@ describe('transparent: one side without braid', () => {
       assert.equal(closes.filter((c) => c.policy === 'blocked' || c.policy === 'direct').length, 0, 'braid never saw them');
       rmSync(servers.dir, { recursive: true, force: true });
     } finally {
-      await client.stop();
+      await client.finish();
       await bed.destroy();
     }
   });
@@ -236,7 +236,7 @@ describe('transparent: what braid leaves behind', () => {
       assert.equal(await client.stop('SIGTERM'), 0);
       assert.doesNotMatch(await braidTables(bed, 0), /braid/);
     } finally {
-      await client.stop();
+      await client.finish();
       await bed.destroy();
     }
   });
