@@ -100,6 +100,7 @@ class Msk {
   void RecvConsume(std::size_t n) { rx_.Consume(n); }
   std::size_t readable() const { return rx_.readable(); }
   bool eof() const { return rx_.fin_reached() && rx_.readable() == 0; }  // peer's DATA_FIN read
+  std::optional<std::uint64_t> peer_data_fin() const { return rx_.data_fin(); }  // known, maybe not reached
   std::size_t send_free() const;
   bool send_done() const;  // every byte and our DATA_FIN DATA_ACKed
 

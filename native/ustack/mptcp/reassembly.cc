@@ -8,17 +8,30 @@
 namespace braid::ustack::mptcp {
 
 Reassembly::Reassembly(std::size_t capacity, std::uint64_t rcv_nxt)
-    : ring_(std::min<std::size_t>(capacity, std::numeric_limits<std::int32_t>::max())), rcv_nxt_(rcv_nxt) {}
+    : ring_(std::min<std::size_t>(capacity, std::numeric_limits<std::int32_t>::max())), base_(rcv_nxt), rcv_nxt_(rcv_nxt) {}
 
 std::uint32_t Reassembly::window() const {
   if (fin_reached_) return 0;
   return static_cast<std::uint32_t>(ring_.window());
 }
 
-std::uint32_t Reassembly::HeldBytes() const {
-  std::uint32_t n = 0;
-  for (const auto& r : ooo_.ranges()) n += r.end - r.begin;
-  return n;
+std::optional<std::uint64_t> Reassembly::AddRange(std::uint64_t begin, std::uint64_t end) {
+  auto it = ooo_.upper_bound(begin);
+  if (it != ooo_.begin() && std::prev(it)->second >= begin) --it;  // touches or covers begin
+  std::uint64_t covered = 0;
+  std::uint64_t new_begin = begin;
+  std::uint64_t new_end = end;
+  auto first = it;
+  while (it != ooo_.end() && it->first <= end) {
+    covered += std::min(it->second, end) - std::max(it->first, begin);
+    new_begin = std::min(new_begin, it->first);
+    new_end = std::max(new_end, it->second);
+    ++it;
+  }
+  if (first == it && ooo_.size() >= kMaxRanges) return std::nullopt;
+  ooo_.erase(first, it);
+  ooo_.emplace(new_begin, new_end);
+  return (end - begin) - covered;
 }
 
 Reassembly::Placed Reassembly::Insert(std::uint64_t dsn, std::span<const std::uint8_t> data) {
@@ -46,13 +59,13 @@ Reassembly::Placed Reassembly::Insert(std::uint64_t dsn, std::span<const std::ui
   p.beyond += len - keep;
   len = keep;
   const auto offset = static_cast<std::uint32_t>(dsn - rcv_nxt_);
-  const std::uint32_t before = HeldBytes();
-  if (!ooo_.Add(offset, len)) {
+  const auto added = AddRange(dsn - base_, dsn - base_ + len);
+  if (!added) {
     p.no_room += len;
     return p;
   }
   ring_.WriteUnallocated(offset, data.first(len));
-  const std::uint32_t fresh = HeldBytes() - before;
+  const auto fresh = static_cast<std::uint32_t>(*added);
   p.fresh += fresh;
   p.duplicate += len - fresh;
   const std::uint64_t end = dsn + len;
@@ -74,9 +87,11 @@ bool Reassembly::SetDataFin(std::uint64_t dsn) {
 }
 
 void Reassembly::Promote() {
-  const std::uint32_t n = ooo_.PopFront();
-  if (n > 0) {
-    ring_.EnqueueUnallocated(n);
+  auto it = ooo_.begin();
+  if (it != ooo_.end() && it->first == rcv_nxt_ - base_) {
+    const std::uint64_t n = it->second - it->first;
+    ooo_.erase(it);
+    ring_.EnqueueUnallocated(static_cast<std::size_t>(n));
     rcv_nxt_ += n;
   }
   if (data_fin_ && !fin_reached_ && rcv_nxt_ == *data_fin_) {

@@ -9,19 +9,26 @@
 #include <optional>
 #include <span>
 
-#include "ustack/tcp/assembler.h"
+#include <map>
+
 #include "ustack/tcp/ring_buffer.h"
 
 namespace braid::ustack::mptcp {
 
 class Reassembly {
  public:
+  // Out-of-order ranges tracked at once. Unlike a subflow, the connection level cannot drop data
+  // in its window and count on a retransmission (the subflow acknowledged it), so the limit is far
+  // above what real traffic makes (Linux bounds its out-of-order rbtree by memory only); reaching
+  // it means a peer that cuts its data into tiny interleaved pieces.
+  static constexpr std::size_t kMaxRanges = 16384;
+
   // Where each received byte went (sums to the input's size).
   struct Placed {
     std::uint32_t fresh = 0;      // new bytes stored
     std::uint32_t duplicate = 0;  // already received (below DATA_ACK or already held)
     std::uint32_t beyond = 0;     // past the window's right edge or past the DATA_FIN: dropped
-    std::uint32_t no_room = 0;    // would open one hole too many (Assembler::kMaxRanges): dropped
+    std::uint32_t no_room = 0;    // would open one hole too many (kMaxRanges): dropped
   };
 
   // `capacity` is the receive buffer (and so the largest window); `rcv_nxt` the first DSN expected
@@ -49,11 +56,15 @@ class Reassembly {
   std::size_t Read(std::span<std::uint8_t> out) { return ring_.Read(out); }
 
  private:
-  std::uint32_t HeldBytes() const;
+  // Records [begin, end); returns the bytes that were new, or nullopt when over kMaxRanges.
+  std::optional<std::uint64_t> AddRange(std::uint64_t begin, std::uint64_t end);
   void Promote();
 
   RingBuffer ring_;
-  Assembler ooo_;  // offsets from rcv_nxt_
+  // Received past rcv_nxt_: begin -> end, disjoint, as offsets from base_ (the first DSN expected),
+  // which never wrap: plain `<` is right for them.
+  std::map<std::uint64_t, std::uint64_t> ooo_;
+  std::uint64_t base_;
   std::uint64_t rcv_nxt_;
   std::uint64_t highest_ = 0;  // one past the highest DSN received (meaningful when any_ is set)
   bool any_ = false;

@@ -154,6 +154,21 @@ TEST(MptcpConnReassembly, ReordersAcrossSubflowsAndDropsDuplicates) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(out[i], i);
 }
 
+TEST(MptcpConnReassembly, HoldsManyHolesAcrossSubflows) {
+  // Interleaved pieces from several subflows open far more holes than a subflow's SACK ranges.
+  Reassembly r(100000, 0);
+  auto data = Bytes(20000, 0);
+  std::span<const std::uint8_t> all(data);
+  for (std::uint32_t i = 1; i < 200; i += 2) EXPECT_EQ(r.Insert(i * 100, all.subspan(i * 100, 100)).fresh, 100u);
+  EXPECT_EQ(r.rcv_nxt(), 0u);
+  EXPECT_EQ(r.Insert(150, all.subspan(150, 100)).fresh, 50u);  // half new, half held
+  for (std::uint32_t i = 0; i < 200; i += 2) r.Insert(i * 100, all.subspan(i * 100, 100));
+  EXPECT_EQ(r.rcv_nxt(), 20000u);
+  std::vector<std::uint8_t> out(20000);
+  ASSERT_EQ(r.Read(out), 20000u);
+  EXPECT_EQ(out, data);
+}
+
 TEST(MptcpConnReassembly, KeepsTheRightEdgeAndDropsBeyondIt) {
   Reassembly r(100, 0);
   EXPECT_EQ(r.window(), 100u);
