@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the ustack wire fuzz targets (libFuzzer + ASan + UBSan, Debian clang 14) and runs each for
-# the given seconds (default 5). Seeds come from native/ustack/fuzz/corpus/<parser>/ and are never
+# Builds the ustack wire and MPTCP option fuzz targets (libFuzzer + ASan + UBSan, Debian clang 14)
+# and runs each for the given seconds (default 5). Seeds come from native/ustack/fuzz/corpus/<parser>/ and are never
 # written to; what a run finds goes to build/fuzz/corpus/<parser>/ and is kept between runs.
 # Exits non-zero when any target crashes or breaks its round-trip invariant; the reproducer is in
 # build/fuzz/artifacts/. Longer runs: see native/ustack/README.md.

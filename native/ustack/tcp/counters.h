@@ -44,7 +44,8 @@ namespace braid::ustack {
   X(DataBeyondWindow, "payload bytes trimmed because they lay past the receive window")             \
   X(AssemblerFull, "out-of-order segments dropped: too many holes to track")                        \
   X(DataAfterClose, "data arrived after the application closed: connection reset (RFC 9293 3.10.4)") \
-  X(TimeWaitRecycled, "SYN with a higher sequence number reopened a TIME-WAIT four-tuple (RFC 6191)")
+  X(TimeWaitRecycled, "SYN with a higher sequence number reopened a TIME-WAIT four-tuple (RFC 6191)") \
+  X(OptionHookResets, "the option hook (MPTCP) refused a segment: connection reset")
 
 enum class TcpCounter : std::uint8_t {
 #define BRAID_TCP_COUNTER_ENUM(name, help) k##name,

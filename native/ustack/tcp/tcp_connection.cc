@@ -54,9 +54,11 @@ std::unique_ptr<TcpConnection> TcpConnection::Connect(TcpContext& ctx, SocketId 
 }
 
 std::unique_ptr<TcpConnection> TcpConnection::Accept(TcpContext& ctx, SocketId id, const FourTuple& tuple,
-                                                     const TcpRepr& syn, Instant now) {
+                                                     const TcpRepr& syn, Instant now,
+                                                     std::unique_ptr<TcpOptionHook> hook) {
   std::unique_ptr<TcpConnection> c(new TcpConnection(ctx, id, tuple, now));
   c->passive_ = true;
+  c->hook_ = std::move(hook);
   c->irs_ = syn.seq;
   c->rcv_nxt_ = c->rcv_adv_ = c->last_ack_sent_ = syn.seq + 1;
   c->NegotiateOptions(syn);
@@ -66,6 +68,11 @@ std::unique_ptr<TcpConnection> TcpConnection::Accept(TcpContext& ctx, SocketId i
   c->snd_wl2_ = c->iss_;
   c->set_state(TcpState::kSynReceived);
   ctx.counters.Inc(TcpCounter::kPassiveOpens);
+  if (c->hook_ && !c->hook_->OnSegmentIn(syn, TcpState::kSynReceived)) {
+    // Nothing was sent yet: the listener answers the SYN with a RST (TcpTable::ListenerInput).
+    ctx.counters.Inc(TcpCounter::kOptionHookResets);
+    c->Fail(TcpError::kConnectionReset);
+  }
   return c;
 }
 
@@ -76,7 +83,10 @@ void TcpConnection::set_state(TcpState next) {
   if (next == state_) return;
   if (ctx_.trace) ctx_.trace(tuple_, state_, next);
   state_ = next;
-  if (next == TcpState::kClosed) ResetTimers();
+  if (next == TcpState::kClosed) {
+    ResetTimers();
+    if (hook_) hook_->OnClosed();
+  }
 }
 
 void TcpConnection::ResetTimers() {
@@ -93,6 +103,12 @@ void TcpConnection::ResetTimers() {
 void TcpConnection::Fail(TcpError error) {
   error_ = error;
   set_state(TcpState::kClosed);
+}
+
+void TcpConnection::RefuseByHook(std::uint32_t rst_seq) {
+  counters().Inc(TcpCounter::kOptionHookResets);
+  pending_rst_ = rst_seq;
+  Fail(TcpError::kConnectionReset);
 }
 
 void TcpConnection::Wake() {
@@ -357,12 +373,17 @@ void TcpConnection::Process(Instant now, const TcpRepr& seg) {
     counters().Inc(TcpCounter::kNoAckFlag);
     return;
   }
+  if (state_ == TcpState::kSynReceived && !(SeqGt(seg.ack, snd_una_) && SeqLe(seg.ack, snd_max_))) {
+    counters().Inc(TcpCounter::kAckBadInHandshake);
+    pending_rst_ = seg.ack;  // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
+    return;
+  }
+  // The hook sees the segment once it is known acceptable, before its ACK, data and FIN act.
+  if (hook_ && !hook_->OnSegmentIn(seg, state_)) {
+    RefuseByHook(state_ == TcpState::kSynReceived ? seg.ack : snd_max_);
+    return;
+  }
   if (state_ == TcpState::kSynReceived) {
-    if (!(SeqGt(seg.ack, snd_una_) && SeqLe(seg.ack, snd_max_))) {
-      counters().Inc(TcpCounter::kAckBadInHandshake);
-      pending_rst_ = seg.ack;  // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
-      return;
-    }
     SampleRtt(now, seg, seg.ack);
     snd_una_ = seg.ack;
     snd_nxt_ = SeqMax(snd_nxt_, snd_una_);
@@ -409,6 +430,11 @@ void TcpConnection::ProcessSynSent(Instant now, const TcpRepr& seg) {
     return;
   }
   if (!seg.has(kTcpSyn)) return;
+  if (hook_ && !hook_->OnSegmentIn(seg, state_)) {
+    // RFC 9293 3.10.7.3: a RST acceptable to the sender of this segment.
+    RefuseByHook(ack ? seg.ack : 0);
+    return;
+  }
   irs_ = seg.seq;
   rcv_nxt_ = rcv_adv_ = last_ack_sent_ = seg.seq + 1;
   NegotiateOptions(seg);
@@ -926,7 +952,7 @@ TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& em
   std::uint32_t dend = data_end();
   // SACK blocks ride on data segments too (bidirectional transfers); like Linux's tcp_current_mss,
   // the payload shrinks so that header, options and payload still fit the MTU.
-  const std::uint32_t sack_len = SackOptionLen();
+  const std::uint32_t sack_len = SackOptionLen() + HookSpace();
   if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
   if (max_len > 0 && SeqLt(seq, dend)) {
     payload = tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
@@ -1006,6 +1032,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
     }
   }
   r.payload = payload;
+  if (hook_) hook_->OnSegmentOut(r, state_);
   if (!emit(tuple_, r)) return false;
   counters().Inc(TcpCounter::kOutSegs);
   if (r.flags & kTcpAck) {
@@ -1021,7 +1048,12 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
 
 std::size_t TcpConnection::SackBlocksToSend() const {
   if (!sack_ok_ || assembler_.empty()) return 0;
-  const std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : TcpRepr{}.sack.size();
+  std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : TcpRepr{}.sack.size();
+  if (const std::uint32_t hook = HookSpace(); hook > 0) {
+    // What the hook leaves of the 40 option bytes, less the timestamp's 12 and SACK's own 4.
+    const std::uint32_t used = hook + (ts_ok_ ? kTimestampOptionLen : 0) + 4;
+    max_blocks = std::min<std::size_t>(max_blocks, used < 40 ? (40 - used) / 8 : 0);
+  }
   return std::min(max_blocks, assembler_.ranges().size());
 }
 

@@ -11,6 +11,7 @@
 #include "ustack/tcp/assembler.h"
 #include "ustack/tcp/buffer.h"
 #include "ustack/tcp/congestion.h"
+#include "ustack/tcp/option_hook.h"
 #include "ustack/tcp/ring_buffer.h"
 #include "ustack/tcp/rtt_estimator.h"
 #include "ustack/tcp/sack_scoreboard.h"
@@ -26,12 +27,18 @@ class TcpConnection {
  public:
   // Active open: the connection starts in SYN-SENT; its first Dispatch sends the SYN.
   static std::unique_ptr<TcpConnection> Connect(TcpContext& ctx, SocketId id, const FourTuple& tuple, Instant now);
-  // Passive open from a SYN that reached a listener: starts in SYN-RECEIVED (no SYN cookies).
+  // Passive open from a SYN that reached a listener: starts in SYN-RECEIVED (no SYN cookies). The
+  // hook, if any, sees the SYN first; when it refuses, the connection is CLOSED on return.
   static std::unique_ptr<TcpConnection> Accept(TcpContext& ctx, SocketId id, const FourTuple& tuple,
-                                               const TcpRepr& syn, Instant now);
+                                               const TcpRepr& syn, Instant now,
+                                               std::unique_ptr<TcpOptionHook> hook = nullptr);
 
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
+
+  // Attaches the option hook of an active open (before the first Dispatch sends the SYN).
+  void set_option_hook(std::unique_ptr<TcpOptionHook> hook) { hook_ = std::move(hook); }
+  TcpOptionHook* option_hook() const { return hook_.get(); }
 
   // ---- IP-layer side ----
   // One segment whose four-tuple is this connection's (RFC 9293 3.10.7.3 and 3.10.7.4).
@@ -91,6 +98,9 @@ class TcpConnection {
 
   void set_state(TcpState next);
   void Fail(TcpError error);
+  // The hook refused a segment: RST (at `rst_seq`) and CLOSED with kConnectionReset.
+  void RefuseByHook(std::uint32_t rst_seq);
+  std::uint32_t HookSpace() const { return hook_ ? hook_->ReservedOptionSpace() : 0; }
   void Wake();
   TcpCounters& counters() { return ctx_.counters; }
   const TcpConfig& config() const { return ctx_.config; }
@@ -206,6 +216,8 @@ class TcpConnection {
   SackScoreboard scoreboard_;
 
   std::uint32_t probe_end_ = 0;  // one past the last zero-window probe byte (ACKs up to it are valid)
+
+  std::unique_ptr<TcpOptionHook> hook_;  // options of another protocol (MPTCP), or null
 
   bool passive_ = false;    // created by a listener
   bool connected_ = false;  // reached ESTABLISHED once

@@ -81,7 +81,13 @@ void TcpTable::ListenerInput(Instant now, SocketId lid, const FourTuple& tuple, 
     return;
   }
   SocketId id = next_id_++;
-  SocketId got = Insert(TcpConnection::Accept(*ctx_, id, tuple, seg, now));
+  std::unique_ptr<TcpOptionHook> hook = l.hook_factory ? l.hook_factory(tuple, seg) : nullptr;
+  std::unique_ptr<TcpConnection> conn = TcpConnection::Accept(*ctx_, id, tuple, seg, now, std::move(hook));
+  if (conn->state() == TcpState::kClosed) {  // the hook refused the SYN
+    ReplyRst(tuple, seg);
+    return;
+  }
+  SocketId got = Insert(std::move(conn));
   Entry& e = conns_.at(got);
   e.listener = lid;
   ++l.half_open;
@@ -216,6 +222,13 @@ OpenResult TcpTable::Listen(const Endpoint& local, int backlog) {
   listeners_.emplace(id, std::move(l));
   listen_by_endpoint_[local] = id;
   return {id, TcpError::kOk};
+}
+
+bool TcpTable::SetOptionHookFactory(SocketId listener, TcpOptionHookFactory factory) {
+  auto l = listeners_.find(listener);
+  if (l == listeners_.end()) return false;
+  l->second.hook_factory = std::move(factory);
+  return true;
 }
 
 void TcpTable::CloseListener(SocketId listener) {

@@ -48,6 +48,10 @@ class TcpTable {
   // ---- application side ----
   // Listens on `local`; an all-zero address listens on every address. backlog 0 = config default.
   OpenResult Listen(const Endpoint& local, int backlog = 0);
+  // Every connection `listener` accepts from now on gets the hook `factory` makes from its SYN
+  // (MPTCP). False when `listener` is not a listener. Active opens attach theirs with
+  // Get(id)->set_option_hook() right after Connect.
+  bool SetOptionHookFactory(SocketId listener, TcpOptionHookFactory factory);
   // Stops listening; connections not yet accepted are reset.
   void CloseListener(SocketId listener);
   // Active open from `local_addr` (chosen by the IP layer's routing) to `remote`. Port 0 picks an
@@ -73,6 +77,7 @@ class TcpTable {
     std::size_t backlog = 0;
     std::deque<SocketId> queue;  // established, not yet accepted
     std::size_t half_open = 0;   // SYN-RECEIVED children
+    TcpOptionHookFactory hook_factory;  // may be empty
   };
   struct Entry {
     std::unique_ptr<TcpConnection> conn;

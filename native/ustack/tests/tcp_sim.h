@@ -64,8 +64,9 @@ struct WireRecord {
   Instant at;
   int from = 0;
   FourTuple tuple;  // sender's view
-  TcpRepr repr;     // payload span cleared; see payload_len
+  TcpRepr repr;     // payload and MPTCP spans cleared; see payload_len and mptcp
   std::size_t payload_len = 0;
+  std::vector<std::vector<std::uint8_t>> mptcp;  // copies of the kind-30 option bodies
   bool lost = false;  // dropped by the link (randomly or by the drop hook)
 };
 
@@ -145,6 +146,9 @@ class Net {
     tables_[to]->Dispatch(now_, [&](const FourTuple& t, const TcpRepr& r) {
       WireRecord w{now_, to, t, r, r.payload.size()};
       w.repr.payload = {};
+      for (std::size_t i = 0; i < r.mptcp_count; ++i) w.mptcp.emplace_back(r.mptcp[i].begin(), r.mptcp[i].end());
+      w.repr.mptcp = {};
+      w.repr.mptcp_count = 0;
       out.push_back(w);
       return true;
     });
@@ -159,12 +163,16 @@ class Net {
     FourTuple tuple;  // receiver's view
     TcpRepr repr;
     std::vector<std::uint8_t> payload;
+    std::array<std::vector<std::uint8_t>, TcpRepr::kMaxMptcpOptions> mptcp;
   };
 
   void Emit(int from, const FourTuple& t, const TcpRepr& r) {
     if (keep_log) {
       WireRecord w{now_, from, t, r, r.payload.size()};
       w.repr.payload = {};
+      for (std::size_t i = 0; i < r.mptcp_count; ++i) w.mptcp.emplace_back(r.mptcp[i].begin(), r.mptcp[i].end());
+      w.repr.mptcp = {};
+      w.repr.mptcp_count = 0;
       log.push_back(w);
     }
     if ((drop && drop(from, r)) || (link_.loss > 0 && rng_.Uniform() < link_.loss)) {
@@ -178,7 +186,8 @@ class Net {
       p.tuple = FourTuple{t.remote, t.local};
       p.repr = r;
       p.repr.payload = {};
-      p.repr.mptcp_count = 0;
+      // The option bytes belong to the sender (an MPTCP hook's buffer): copied like the payload.
+      for (std::size_t m = 0; m < r.mptcp_count; ++m) p.mptcp[m].assign(r.mptcp[m].begin(), r.mptcp[m].end());
       p.payload.assign(r.payload.begin(), r.payload.end());
       Instant depart = now_;
       if (link_.rate_bytes_per_sec > 0) {
@@ -200,6 +209,7 @@ class Net {
       auto node = queue_.extract(queue_.begin());
       Packet& p = node.mapped();
       p.repr.payload = p.payload;
+      for (std::size_t m = 0; m < p.repr.mptcp_count; ++m) p.repr.mptcp[m] = p.mptcp[m];
       tables_[p.to]->Process(now_, p.tuple, p.repr);
     }
   }
