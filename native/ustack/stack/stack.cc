@@ -39,10 +39,21 @@ Stack::Stack(Device& device, StackConfig config, IsnGenerator isn)
 void Stack::OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg) { tcp_.Process(now, tuple, seg); }
 
 StackPollResult Stack::Poll(Instant now) {
+  StackPollResult r = Input(now);
+  Output(now, r);
+  return r;
+}
+
+StackPollResult Stack::Input(Instant now) {
   last_poll_ = now;
   StackPollResult r;
   // Interface::Poll also runs the neighbour timers, so it is called even when nothing arrived.
   r.frames_in = iface_.Poll(now, cfg_.rx_budget);
+  return r;
+}
+
+void Stack::Output(Instant now, StackPollResult& r) {
+  last_poll_ = now;
   tcp_.Dispatch(now, [&](const FourTuple& tuple, const TcpRepr& seg) {
     // Only a full device is worth a retry: TCP keeps the segment and offers it again. Any other
     // drop (no route, unresolved neighbour) counts as a loss that retransmission covers.
@@ -56,7 +67,6 @@ StackPollResult Stack::Poll(Instant now) {
     return true;
   });
   dev_.Flush(now);
-  return r;
 }
 
 std::optional<Instant> Stack::NextDeadline() const { return Earlier(tcp_.PollAt(), iface_.NextDeadline()); }
@@ -140,6 +150,19 @@ std::uint32_t Stack::Readiness(SocketId id) {
 TcpError Stack::Error(SocketId id) {
   TcpConnection* c = tcp_.Get(id);
   return c == nullptr ? TcpError::kNotConnected : c->error();
+}
+
+SocketStatus Stack::Status(SocketId id) {
+  SocketStatus st;
+  TcpConnection* c = tcp_.Get(id);
+  if (c == nullptr) return st;
+  st.exists = true;
+  st.connected = (c->readiness() & kTcpConnected) != 0;
+  st.error = c->error();
+  st.eof = c->peer_finished() && c->recv_available() == 0;
+  st.closed = c->state() == TcpState::kTimeWait || c->state() == TcpState::kClosed;
+  st.remote = c->tuple().remote;
+  return st;
 }
 
 void Stack::DrainEvents(const std::function<void(SocketId, std::uint32_t)>& on_event) { tcp_.DrainEvents(on_event); }

@@ -19,6 +19,7 @@
 
 #include "ustack/iface/interface.h"
 #include "ustack/phy/device.h"
+#include "ustack/stack/socket_api.h"
 #include "ustack/tcp/isn.h"
 #include "ustack/tcp/tcp_config.h"
 #include "ustack/tcp/tcp_table.h"
@@ -40,7 +41,7 @@ struct StackPollResult {
   bool busy() const { return frames_in != 0 || segments_out != 0; }
 };
 
-class Stack {
+class Stack : public SocketApi {
  public:
   // `device` must outlive the stack.
   Stack(Device& device, StackConfig config, IsnGenerator isn);
@@ -51,6 +52,11 @@ class Stack {
   // Reads up to rx_budget frames at `now` (ARP/ND/ICMP answered, TCP segments processed), then fires
   // due TCP timers, sends every segment that may go, and flushes the device's transmit batch.
   StackPollResult Poll(Instant now);
+  // Poll in two halves, for a layer that works between them (MPTCP moves subflow bytes after the
+  // input so that the ACKs of the output carry the newest DATA_ACK): Input reads frames, Output
+  // fires timers, sends and flushes. Poll(now) is Input(now) then Output(now).
+  StackPollResult Input(Instant now);
+  void Output(Instant now, StackPollResult& r);
   // The earliest time Poll has timer work (TCP or neighbour probes); a time not after the last
   // Poll's `now` when output is waiting; nullopt when only new frames can wake the stack.
   std::optional<Instant> NextDeadline() const;
@@ -58,35 +64,36 @@ class Stack {
   // ---- application side ----
   // Listens on `local` (port required); an all-zero address (Endpoint{}) listens on every address
   // of both families.
-  OpenResult Listen(const Endpoint& local, int backlog = 0);
+  OpenResult Listen(const Endpoint& local, int backlog = 0) override;
   // Active open to `remote`, from this interface's address of the same family. local_port 0 picks
   // an ephemeral port. kInvalidArgument when the interface has no address of that family.
-  OpenResult Connect(Instant now, const Endpoint& remote, std::uint16_t local_port = 0);
+  OpenResult Connect(Instant now, const Endpoint& remote, std::uint16_t local_port = 0) override;
   // The next established connection of `listener`, or kNoSocket (wait for kTcpAcceptable).
-  SocketId Accept(SocketId listener);
+  SocketId Accept(SocketId listener) override;
   // Copies into the send buffer; kWouldBlock when it is full (wait for kTcpWritable).
-  IoResult Send(SocketId id, std::span<const std::uint8_t> data);
+  IoResult Send(SocketId id, std::span<const std::uint8_t> data) override;
   // Zero-copy send: the stack takes `buffer` whole (it becomes null) or not at all (kWouldBlock).
-  TcpError SendBuffer(SocketId id, TcpBufferPtr& buffer);
+  TcpError SendBuffer(SocketId id, TcpBufferPtr& buffer) override;
   // Copies out received bytes; {0, kOk} is end of stream, kWouldBlock is "nothing yet".
-  IoResult Recv(SocketId id, std::span<std::uint8_t> out);
+  IoResult Recv(SocketId id, std::span<std::uint8_t> out) override;
   // Zero-copy receive: the contiguous readable bytes, valid until the next call into the stack;
   // then RecvConsume(n) releases the first n of them (and may open the window).
-  std::span<const std::uint8_t> RecvPeek(SocketId id);
-  void RecvConsume(SocketId id, std::size_t n);
+  std::span<const std::uint8_t> RecvPeek(SocketId id) override;
+  void RecvConsume(SocketId id, std::size_t n) override;
   // Half-close: a FIN follows the queued data.
-  TcpError Shutdown(SocketId id);
+  TcpError Shutdown(SocketId id) override;
   // Done with the socket: a connection closes gracefully (RST if unread data remains, as Linux); a
   // listener stops and resets its unaccepted connections. The id is invalid afterwards.
-  TcpError Close(SocketId id);
+  TcpError Close(SocketId id) override;
   // RST now (connections only).
-  TcpError Abort(SocketId id);
+  TcpError Abort(SocketId id) override;
   // Current readiness bits (TcpReadiness); kTcpHangup for an id the stack no longer knows.
   std::uint32_t Readiness(SocketId id);
   // The connection's error (kOk while healthy), kNotConnected for an unknown id.
   TcpError Error(SocketId id);
+  SocketStatus Status(SocketId id) override;
   // Readiness changes since the last call (edge-reported), for held connections and listeners.
-  void DrainEvents(const std::function<void(SocketId, std::uint32_t readiness)>& on_event);
+  void DrainEvents(const std::function<void(SocketId, std::uint32_t readiness)>& on_event) override;
 
   // ---- parts, for introspection and tests ----
   Interface& iface() { return iface_; }

@@ -31,6 +31,10 @@ class TcpOptionHook {
   // seg.mptcp whose bytes stay valid until its next OnSegmentOut. `state` is the current state.
   virtual void OnSegmentOut(TcpRepr& seg, TcpState state) = 0;
 
+  // The most payload a segment starting at `seq` may carry: MPTCP cannot let one segment straddle
+  // two DSS mappings (Linux: mptcp_skb_can_collapse), so data segments are cut at a mapping's end.
+  virtual std::uint32_t PayloadLimit(std::uint32_t /*seq*/) const { return UINT32_MAX; }
+
   // The connection reached CLOSED (free what the hook holds per connection, e.g. a token).
   virtual void OnClosed() {}
 };

@@ -954,6 +954,7 @@ TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& em
   // the payload shrinks so that header, options and payload still fit the MTU.
   const std::uint32_t sack_len = SackOptionLen() + HookSpace();
   if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
+  if (hook_) max_len = std::min(max_len, hook_->PayloadLimit(seq));
   if (max_len > 0 && SeqLt(seq, dend)) {
     payload = tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
   }

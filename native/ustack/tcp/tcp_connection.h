@@ -66,6 +66,12 @@ class TcpConnection {
   void Close();
   // Sends RST (in synchronized states) and goes to CLOSED at once.
   void Abort();
+  // An ACK goes out at the next Dispatch even with nothing new to acknowledge: the option hook has
+  // news for the peer (MPTCP's DATA_FIN or DATA_ACK ride on a pure ACK).
+  void RequestAck() {
+    ack_now_ = true;
+    Wake();
+  }
 
   std::uint32_t readiness() const;
   TcpState state() const { return state_; }
