@@ -249,6 +249,7 @@ SocketStatus MptcpStack::Status(SocketId id) {
   if (c->state->fallback) return stack_.Status(id);
   SocketStatus st = stack_.Status(id);
   st.exists = true;
+  st.mptcp = UsesMsk(*c);
   if (const Msk* m = c->state->msk.get()) {
     st.eof = m->eof();
     st.closed = c->subflow_gone || (c->subflow_closed && st.closed);

@@ -22,6 +22,7 @@ struct SocketStatus {
   TcpError error = TcpError::kOk;
   bool eof = false;        // the peer finished and everything it sent has been read
   bool closed = false;     // after Close: the close handshake is over (TIME-WAIT or CLOSED)
+  bool mptcp = false;      // carried over MPTCP (not plain TCP, not fallen back)
   Endpoint remote;
 };
 

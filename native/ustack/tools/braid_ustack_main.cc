@@ -4,13 +4,15 @@
 //
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--dev NAME]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp] [--dev NAME]
 //                [--gw A.B.C.D] [--gw6 X::Y]
 //                [--pcap FILE] [--eal-arg ARG]...
 //
 //   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
 //     per finished connection; sink|source|rr with --connect HOST:PORT (IPv6 as [X::Y]:PORT): one
 //     connection, one JSON result line, then exit (status 1 when the connection failed).
+//   --mptcp: the application runs on mptcp::MptcpStack: clients offer MP_CAPABLE, servers accept
+//     MPTCP and plain TCP alike; lines of MPTCP connections carry "mptcp":true.
 //
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
@@ -37,6 +39,7 @@
 #include "ustack/phy/dpdk_mbuf_buffer.h"
 #include "ustack/phy/dpdk_port.h"
 #include "ustack/phy/pcap_writer.h"
+#include "ustack/mptcp/mptcp_stack.h"
 #include "ustack/stack/stack.h"
 #include "ustack/tools/ustack_app.h"
 
@@ -56,6 +59,7 @@ struct Args {
   bool busy_poll = false;
   bool wait_stdin = false;  // start the application only after a line on stdin
   bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
+  bool mptcp = false;       // MPTCP: clients offer it, servers accept it; both fall back to TCP
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -63,7 +67,7 @@ struct Args {
                "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
                "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
                "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]\n",
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp]\n",
                why.c_str());
   std::exit(2);
 }
@@ -125,6 +129,10 @@ Args ParseArgs(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--busy-poll") {
       a.busy_poll = true;
+      continue;
+    }
+    if (flag == "--mptcp") {
+      a.mptcp = true;
       continue;
     }
     if (flag == "--zero-copy") {
@@ -223,6 +231,16 @@ void PrintCounters(Stack& stack, const DpdkPort& port) {
   }
 }
 
+void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
+  const auto& h = mp.handshake_counters();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(mptcp::HandshakeCounter::kCount); ++i) {
+    const auto c = static_cast<mptcp::HandshakeCounter>(i);
+    if (h.Get(c) != 0) {
+      std::printf("mptcp %s=%llu\n", mptcp::HandshakeCounterName(c), static_cast<unsigned long long>(h.Get(c)));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -267,7 +285,12 @@ int main(int argc, char** argv) {
       };
     }
     Stack stack(*dev, args.stack, IsnGenerator::Random());
-    App app(stack, app_options, [](const std::string& line) {
+    std::unique_ptr<mptcp::MptcpStack> mp;
+    if (args.mptcp) mp = std::make_unique<mptcp::MptcpStack>(stack);
+    SocketApi& api = mp ? static_cast<SocketApi&>(*mp) : stack;
+    const auto poll = [&](Instant now) { return mp ? mp->Poll(now) : stack.Poll(now); };
+    const auto next_deadline = [&] { return mp ? mp->NextDeadline() : stack.NextDeadline(); };
+    App app(api, app_options, [](const std::string& line) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     });
@@ -287,10 +310,10 @@ int main(int argc, char** argv) {
     unsigned rounds = 0;
     for (;;) {
       const Instant now = Now();
-      const StackPollResult r = stack.Poll(now);
+      const StackPollResult r = poll(now);
       const bool app_busy = app.Step(now);
       if (app.done()) {
-        stack.Poll(Now());  // the last segments the application queued
+        poll(Now());  // the last segments the application queued
         break;
       }
       if (r.busy() || app_busy) last_busy = now;
@@ -300,12 +323,13 @@ int main(int argc, char** argv) {
         continue;
       }
       std::int64_t sleep_us = kMaxSleepUs;
-      if (auto next = stack.NextDeadline()) sleep_us = std::clamp<std::int64_t>((*next - now).micros, 0, kMaxSleepUs);
+      if (auto next = next_deadline()) sleep_us = std::clamp<std::int64_t>((*next - now).micros, 0, kMaxSleepUs);
       if (SignalArrived(sfd, sleep_us)) break;
     }
     if (!args.app.connect && args.app.mode != AppMode::kPing) std::printf("%s\n", app.Summary().c_str());
     if (args.app.connect && !app.ok()) status = 1;
     PrintCounters(stack, port);
+    if (mp) PrintMptcpCounters(*mp);
     if (pcap) pcap->file().Flush();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "braid-ustack: %s\n", e.what());

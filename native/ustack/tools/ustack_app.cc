@@ -60,6 +60,7 @@ struct App::Session {
   std::uint64_t in = 0;   // bytes received
   std::uint64_t out = 0;  // bytes sent
   bool connected = false;
+  bool mptcp = false;     // the connection runs over MPTCP (reported in its line)
   bool shut = false;      // our FIN is queued
   bool eof = false;       // the peer's FIN was read
   bool closing = false;   // Close() called; waiting for the close handshake (clients)
@@ -86,7 +87,7 @@ struct App::Session {
   }
 };
 
-App::App(Stack& stack, AppOptions options, Report report)
+App::App(SocketApi& stack, AppOptions options, Report report)
     : stack_(stack), opt_(std::move(options)), report_(std::move(report)) {
   if (opt_.mode == AppMode::kSource || opt_.mode == AppMode::kRr) {
     // splitmix64 from a fixed seed: the same stream on every run, so tests can precompute hashes.
@@ -130,7 +131,7 @@ bool App::Step(Instant now) {
     for (SocketId id; (id = stack_.Accept(listener_)) != kNoSocket;) {
       auto s = std::make_unique<Session>();
       s->id = id;
-      s->remote = stack_.connection(id)->tuple().remote;
+      s->remote = stack_.Status(id).remote;
       s->start = now;
       sessions_.emplace(id, std::move(s));
       any = true;
@@ -149,29 +150,30 @@ bool App::Step(Instant now) {
 }
 
 bool App::StepSession(Instant now, Session& s) {
-  TcpConnection* c = stack_.connection(s.id);
+  SocketStatus st = stack_.Status(s.id);
   if (s.closing) {
     // Clients linger until the close handshake is done, so the last bytes and FIN are delivered.
-    if (c == nullptr || c->state() == TcpState::kTimeWait || c->state() == TcpState::kClosed) {
+    if (!st.exists || st.closed) {
       Finish(now, s, nullptr);
       return true;
     }
     return false;
   }
-  if (c == nullptr) {
+  if (!st.exists) {
     Finish(now, s, "connection gone");
     return true;
   }
-  if (c->error() != TcpError::kOk) {
-    Finish(now, s, TcpErrorName(c->error()));
+  if (st.error != TcpError::kOk) {
+    Finish(now, s, TcpErrorName(st.error));
     return true;
   }
   if (!s.connected) {
-    if (!(c->readiness() & kTcpConnected)) return false;
+    if (!st.connected) return false;
     s.connected = true;
     s.start = now;
     s.round_start = now;
   }
+  s.mptcp = st.mptcp;
   bool any = false;
   const std::uint64_t in_before = s.in;
   const std::uint64_t out_before = s.out;
@@ -256,8 +258,7 @@ bool App::StepSession(Instant now, Session& s) {
   }
   any |= s.in != in_before || s.out != out_before;
 
-  c = stack_.connection(s.id);
-  if (!s.eof && c->peer_finished() && c->recv_available() == 0) {
+  if (!s.eof && stack_.Status(s.id).eof) {
     s.eof = true;
     any = true;
   }
@@ -279,7 +280,7 @@ bool App::StepSession(Instant now, Session& s) {
 }
 
 void App::Finish(Instant now, Session& s, const char* error) {
-  if (error != nullptr && stack_.connection(s.id) != nullptr) stack_.Close(s.id);
+  if (error != nullptr && stack_.Status(s.id).exists) stack_.Close(s.id);
   const bool client = opt_.connect.has_value();
   std::string line = std::string("{\"event\":\"") + (client ? "result" : "connection") + "\",\"mode\":\"" +
                      AppModeName(opt_.mode) + "\",\"remote\":\"" + FormatEndpoint(s.remote) + "\"";
@@ -287,6 +288,7 @@ void App::Finish(Instant now, Session& s, const char* error) {
   std::snprintf(buf, sizeof buf, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"seconds\":%.6f", s.in, s.out,
                 Seconds(s.start, now));
   line += buf;
+  if (s.mptcp) line += ",\"mptcp\":true";
   if (opt_.mode == AppMode::kSink || opt_.mode == AppMode::kSource) {
     line += std::string(",\"bytes\":") + std::to_string(opt_.mode == AppMode::kSink ? s.in : s.out);
     if (opt_.hash) line += ",\"sha256\":\"" + s.Digest() + "\"";

@@ -1,5 +1,6 @@
 // The applications braid-ustack runs on a Stack for interop tests and benchmarks with unmodified
-// Linux programs. DPDK-free (they see only the Stack's API), so they run over any Device.
+// Linux programs. DPDK-free (they see only the socket API, stack/socket_api.h), so they run over any
+// Device, on plain TCP (Stack) or MPTCP (mptcp::MptcpStack).
 //   echo   server: echoes every connection until the peer's FIN, then closes
 //   sink   server or client (--connect): reads to end of stream; reports bytes and their SHA-256
 //   source server or client: sends `bytes` bytes (a seeded pseudo-random stream), then FIN; reports
@@ -18,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "ustack/stack/stack.h"
+#include "ustack/stack/socket_api.h"
 
 namespace braid::ustack::tools {
 
@@ -43,7 +44,7 @@ struct AppOptions {
 class App {
  public:
   using Report = std::function<void(const std::string& json_line)>;
-  App(Stack& stack, AppOptions options, Report report);
+  App(SocketApi& stack, AppOptions options, Report report);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;
@@ -65,7 +66,7 @@ class App {
   bool StepSession(Instant now, Session& s);
   void Finish(Instant now, Session& s, const char* error);
 
-  Stack& stack_;
+  SocketApi& stack_;
   AppOptions opt_;
   Report report_;
   SocketId listener_ = kNoSocket;

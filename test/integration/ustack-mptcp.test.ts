@@ -1,0 +1,337 @@
+// braid-ustack's MPTCP (--mptcp: mptcp::MptcpStack, one subflow) against Linux's kernel MPTCP, over
+// net_af_packet on a veth, in namespaces this test creates:
+//   ustack sink server   <- `mptcpize run socat` upload, 64 MiB: the sink's sha256 == the file's
+//   ustack sink server   <- plain socat (no MPTCP): fallback to TCP, 64 MiB intact
+//   ustack echo server   <- `mptcpize run socat`, 64 MiB each way: the echo's sha256 == the input's
+//   ustack source client -> `mptcpize run socat` server, 64 MiB: Linux's file sha256 == the source's
+//   ustack source client -> plain socat server: fallback to TCP, 64 MiB intact
+//   ustack echo server   <- `mptcpize run socat` with 2% loss each way (nftables), 16 MiB each way
+// Linux proves MPTCP was negotiated and kept: its MPTcpExt counters (MPCapableSYNACKRX as client,
+// MPCapableSYNRX and MPCapableACKRX as server) rise for the MPTCP runs only, and the counters of
+// fallback, bad mappings, checksum failures, MP_FAIL and MP_RST stay 0. braid-ustack's line says
+// "mptcp":true exactly for the MPTCP runs. tshark, with its MPTCP analysis on, finds no malformed
+// frame, bad checksum or expert error in any capture.
+// Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, it, type TestContext } from 'node:test';
+import { extraNsName } from '../../src/testbed';
+import { makePrefix } from '../../src/testbed/names';
+import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../../..');
+const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
+const LINUX_V4 = '198.18.0.1';
+const STACK_V4 = '198.18.0.2';
+const SIZE = 64 * 1024 * 1024;
+const LOSS_SIZE = 16 * 1024 * 1024;
+const PORTS = [7409, 7407, 7504, 7505, 7417];
+
+// Linux MPTcpExt counters that must not move: each means a fallback or a protocol error.
+const BAD_COUNTERS = [
+  'MPCapableFallbackACK', 'MPCapableFallbackSYNACK', 'MPCapableDataFallback', 'DssFallback', 'FallbackFailed',
+  'DSSNotMatching', 'DSSNoMatchTCP', 'DSSCorruptionFallback', 'DSSCorruptionReset', 'InfiniteMapRx',
+  'DataCsumErr', 'MPFailRx', 'MPFastcloseRx', 'MPRstRx',
+];
+
+interface ShResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function sh(argv: string[], timeout = 60_000): Promise<ShResult> {
+  try {
+    const r = await run(argv[0]!, argv.slice(1), { timeout, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
+  }
+}
+
+async function must(argv: string[], timeout = 60_000): Promise<string> {
+  const r = await sh(argv, timeout);
+  assert.equal(r.code, 0, `\`${argv.join(' ')}\` failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+interface AppLine {
+  event: 'connection' | 'result' | 'summary';
+  bytes?: number;
+  bytes_in?: number;
+  sha256?: string;
+  mptcp?: boolean;
+  error?: string;
+}
+
+/** braid-ustack in `ns` with --mptcp: stdout collected, JSON lines parsed. */
+class UstackProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(ns: string, args: string[]) {
+    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, '--mptcp', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!/ ready$/m.test(this.stdout)) {
+      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stderr}`);
+      if (Date.now() > deadline) assert.fail(`braid-ustack not ready after ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  lines(): AppLine[] {
+    return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as AppLine);
+  }
+
+  async connection(index: number, timeoutMs = 60_000): Promise<AppLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const conns = this.lines().filter((l) => l.event === 'connection');
+      if (conns.length > index) return conns[index]!;
+      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stdout}${this.stderr}`);
+      if (Date.now() > deadline) assert.fail(`no connection line #${index} after ${timeoutMs} ms: ${this.stdout}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+interface Site {
+  linuxNs: string;
+  stackNs: string;
+  dir: string;
+  input: string;
+  inputSha: string;
+}
+
+async function startUstack(site: Site, name: string, args: string[]): Promise<{ proc: UstackProcess; pcap: string }> {
+  const pcap = path.join(site.dir, `${name}.pcap`);
+  const proc = new UstackProcess(site.stackNs, ['--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, '--pcap', pcap, ...args]);
+  await proc.ready();
+  return { proc, pcap };
+}
+
+/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
+async function mptcpExt(ns: string): Promise<Map<string, number>> {
+  const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
+  const [head, values] = text.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+  assert.ok(head !== undefined && values !== undefined, `no MPTcpExt in /proc/net/netstat of ${ns}`);
+  const names = head.split(/\s+/).slice(1);
+  const vals = values.split(/\s+/).slice(1);
+  return new Map(names.map((n, i) => [n, Number(vals[i])]));
+}
+
+/** Counter increases between two snapshots, with the bad ones checked to be 0. */
+function delta(before: Map<string, number>, after: Map<string, number>, what: string): (name: string) => number {
+  const d = (name: string): number => {
+    assert.ok(after.has(name), `Linux has no MPTcpExt ${name}`);
+    return after.get(name)! - (before.get(name) ?? 0);
+  };
+  for (const bad of BAD_COUNTERS) assert.equal(d(bad), 0, `${what}: Linux counted MPTcpExt${bad}`);
+  return d;
+}
+
+/** tshark with MPTCP analysis: no malformed frame, no bad checksum, no expert error. */
+async function checkCapture(pcap: string): Promise<number> {
+  const asData = PORTS.flatMap((p) => ['-d', `tcp.port==${p},data`]);
+  const tshark = ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
+    '-o', 'mptcp.analyze_mptcp:TRUE', '-o', 'mptcp.analyze_mappings:TRUE', ...asData];
+  const frames = Number((await must(['capinfos', '-c', '-M', pcap])).match(/Number of packets:\s*(\d+)/)?.[1] ?? '0');
+  assert.ok(frames >= 1000, `capture ${pcap} holds only ${frames} frames`);
+  // Linux's skb_checksum_help writes a zero TCP checksum as 0xffff, which Wireshark calls an error:
+  // tolerated in Linux's frames only.
+  const linuxFfff = `tcp.checksum.ffff && ip.src == ${LINUX_V4}`;
+  const filter = `_ws.malformed || ip.checksum.status == 0 || ` +
+    `((_ws.expert.severity >= error || tcp.checksum.status == 0) && !(${linuxFfff}))`;
+  const bad = await must([...tshark, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', 'ip.src',
+    '-e', '_ws.expert.message'], 120_000);
+  const lines = bad.trim() === '' ? [] : bad.trim().split('\n');
+  assert.equal(lines.length, 0, `tshark flags ${lines.length} frames of ${pcap}:\n${lines.slice(0, 20).join('\n')}`);
+  // Our data segments carry DSS mappings (the data sequence number is in each).
+  const mptcp = Number((await must([...tshark, '-Y', `tcp.options.mptcp.rawdataseqno && ip.src == ${STACK_V4}`, '-T', 'fields', '-e', 'frame.number'], 120_000))
+    .trim().split('\n').filter((l) => l !== '').length);
+  return mptcp;
+}
+
+/** Stops a server, then judges its capture; `minDss`: our frames with a DSS mapping at least. */
+async function stopAndCheck(t: TestContext, s: { proc: UstackProcess; pcap: string }, minDss: number): Promise<void> {
+  assert.equal(await s.proc.stop(), 0, `braid-ustack failed: ${s.proc.stdout}${s.proc.stderr}`);
+  const dss = await checkCapture(s.pcap);
+  assert.ok(dss >= minDss, `only ${dss} frames with our DSS mappings in ${s.pcap}`);
+  t.diagnostic(`${path.basename(s.pcap)}: ${dss} of our frames with DSS mappings, tshark clean`);
+  rmSync(s.pcap, { force: true });
+}
+
+function linux(site: Site, argv: string[], mptcp: boolean): string[] {
+  return ['ip', 'netns', 'exec', site.linuxNs, ...(mptcp ? ['mptcpize', 'run'] : []), ...argv];
+}
+
+async function sinkServer(t: TestContext, site: Site): Promise<void> {
+  const s = await startUstack(site, 'sink', ['--mode', 'sink', '--port', '7409']);
+  for (const [i, mptcp] of [true, false].entries()) {
+    const before = await mptcpExt(site.linuxNs);
+    const started = Date.now();
+    await must(linux(site, ['socat', '-u', `OPEN:${site.input}`, `TCP4:${STACK_V4}:7409`], mptcp), 120_000);
+    const line = await s.proc.connection(i);
+    const d = delta(before, await mptcpExt(site.linuxNs), `sink <- ${mptcp ? 'mptcpize ' : ''}socat`);
+    t.diagnostic(`sink <- ${mptcp ? 'mptcpize ' : ''}socat: 64 MiB in ${Date.now() - started} ms`);
+    assert.equal(line.bytes, SIZE, JSON.stringify(line));
+    assert.equal(line.sha256, site.inputSha, 'the sink received other bytes');
+    assert.equal(line.mptcp === true, mptcp, `sink line: ${JSON.stringify(line)}`);
+    assert.equal(d('MPCapableSYNTX'), mptcp ? 1 : 0);
+    assert.equal(d('MPCapableSYNACKRX'), mptcp ? 1 : 0, 'Linux saw no MP_CAPABLE SYN/ACK');
+  }
+  // A sink sends no data: its one mapping is the DATA_FIN alone.
+  await stopAndCheck(t, s, 1);
+}
+
+async function echoServer(t: TestContext, site: Site): Promise<void> {
+  const s = await startUstack(site, 'echo', ['--mode', 'echo', '--port', '7407']);
+  const out = path.join(site.dir, 'echo.out');
+  const before = await mptcpExt(site.linuxNs);
+  const started = Date.now();
+  await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7407 < ${site.input} > ${out}`], true), 120_000);
+  const d = delta(before, await mptcpExt(site.linuxNs), 'echo');
+  t.diagnostic(`echo <- mptcpize socat: 64 MiB each way in ${Date.now() - started} ms`);
+  assert.equal(statSync(out).size, SIZE, 'echo: wrong length back');
+  assert.equal(await sha256File(out), site.inputSha, 'echo: bytes changed');
+  const line = await s.proc.connection(0);
+  assert.equal(line.bytes_in, SIZE);
+  assert.equal(line.mptcp, true, JSON.stringify(line));
+  assert.equal(d('MPCapableSYNACKRX'), 1, 'Linux saw no MP_CAPABLE SYN/ACK');
+  rmSync(out);
+  await stopAndCheck(t, s, 1000);
+}
+
+async function sourceClient(t: TestContext, site: Site): Promise<void> {
+  for (const [port, mptcp] of [[7504, true], [7505, false]] as const) {
+    const out = path.join(site.dir, `client${port}.out`);
+    const server = spawn('ip', linux(site, ['socat', '-u', `TCP4-LISTEN:${port},reuseaddr`, `CREATE:${out}`], mptcp).slice(1),
+      { stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+    for (let tries = 0; ; ++tries) {
+      const r = await sh(['ip', 'netns', 'exec', site.linuxNs, 'ss', '-Hltn', `sport = :${port}`]);
+      if (r.code === 0 && r.stdout.trim() !== '') break;
+      assert.ok(tries < 200, `nothing listens on ${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const before = await mptcpExt(site.linuxNs);
+    const started = Date.now();
+    const s = await startUstack(site, `source-client${port}`,
+      ['--mode', 'source', '--connect', `${LINUX_V4}:${port}`, '--bytes', String(SIZE)]);
+    assert.equal(await s.proc.exited, 0, `braid-ustack source client failed: ${s.proc.stdout}${s.proc.stderr}`);
+    assert.equal(await done, 0, 'the Linux socat server failed');
+    const d = delta(before, await mptcpExt(site.linuxNs), `source client -> ${mptcp ? 'mptcpize ' : ''}socat`);
+    t.diagnostic(`source client -> ${mptcp ? 'mptcpize ' : ''}socat: 64 MiB in ${Date.now() - started} ms (with EAL start)`);
+    const result = s.proc.lines().find((l) => l.event === 'result');
+    assert.ok(result !== undefined, s.proc.stdout);
+    assert.equal(result.bytes, SIZE);
+    assert.equal(result.mptcp === true, mptcp, JSON.stringify(result));
+    assert.equal(await sha256File(out), result.sha256, 'Linux received other bytes than the source sent');
+    assert.equal(d('MPCapableSYNRX'), mptcp ? 1 : 0, 'Linux saw no MP_CAPABLE SYN');
+    assert.equal(d('MPCapableACKRX'), mptcp ? 1 : 0, 'Linux saw no MP_CAPABLE third ACK');
+    rmSync(out);
+    const dss = await checkCapture(s.pcap);
+    assert.ok(mptcp ? dss > 1000 : dss === 0, `${dss} frames with our DSS mappings in ${s.pcap}`);
+    rmSync(s.pcap, { force: true });
+  }
+}
+
+async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
+  writeFileSync(path.join(site.dir, 'loss.nft'),
+    'table inet ustack_loss {\n' +
+      '  chain in { type filter hook input priority 0; meta l4proto tcp numgen random mod 100 < 2 counter drop; }\n' +
+      '  chain out { type filter hook output priority 0; meta l4proto tcp numgen random mod 100 < 2 counter drop; }\n' +
+      '}\n');
+  const input = path.join(site.dir, 'loss.in');
+  const data = randomBytes(LOSS_SIZE);
+  writeFileSync(input, data);
+  await must(['ip', 'netns', 'exec', site.linuxNs, 'nft', '-f', path.join(site.dir, 'loss.nft')]);
+  try {
+    const s = await startUstack(site, 'echo-loss', ['--mode', 'echo', '--port', '7417']);
+    const out = path.join(site.dir, 'echo-loss.out');
+    const before = await mptcpExt(site.linuxNs);
+    const started = Date.now();
+    await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7417 < ${input} > ${out}`], true), 120_000);
+    const d = delta(before, await mptcpExt(site.linuxNs), 'echo with loss');
+    const dropped = await must(['ip', 'netns', 'exec', site.linuxNs, 'nft', 'list', 'table', 'inet', 'ustack_loss']);
+    const counts = [...dropped.matchAll(/packets (\d+)/g)].map((m) => Number(m[1]));
+    t.diagnostic(`echo <- mptcpize socat, 2% loss: 16 MiB each way in ${Date.now() - started} ms; nft dropped ${counts.join(' in + ')} out`);
+    assert.ok(counts.length === 2 && counts[0]! > 0 && counts[1]! > 0, `nftables dropped nothing: ${dropped}`);
+    assert.equal(statSync(out).size, LOSS_SIZE, 'echo under loss: wrong length back');
+    assert.equal(await sha256File(out), createHash('sha256').update(data).digest('hex'), 'echo under loss: bytes changed');
+    assert.equal(d('MPCapableSYNACKRX'), 1);
+    const line = await s.proc.connection(0);
+    assert.equal(line.mptcp, true, JSON.stringify(line));
+    await stopAndCheck(t, s, 1000);
+  } finally {
+    await sh(['ip', 'netns', 'exec', site.linuxNs, 'nft', 'delete', 'table', 'inet', 'ustack_loss']);
+  }
+}
+
+describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
+  it('is built', () => {
+    assert.ok(existsSync(BINARY), `${BINARY} missing: build with cmake -S . -B build/ctest && cmake --build build/ctest`);
+  });
+
+  it('over net_af_packet: mptcpize socat clients and servers, fallback both ways, 2% loss', async (t) => {
+    const prefix = makePrefix();
+    const linuxNs = extraNsName(prefix, 'linux');
+    const stackNs = extraNsName(prefix, 'stack');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-mptcp-'));
+    try {
+      await must(['ip', 'netns', 'add', linuxNs]);
+      await must(['ip', 'netns', 'add', stackNs]);
+      // MPTCP is per namespace: on in the one we made, whatever the host has.
+      await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
+      await must(['ip', '-n', linuxNs, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stackNs]);
+      await must(['ip', '-n', linuxNs, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
+      await must(['ip', '-n', linuxNs, 'link', 'set', 'ul0', 'up']);
+      await must(['ip', '-n', linuxNs, 'link', 'set', 'lo', 'up']);
+      // The kernel would leave TX checksums to the "NIC" (DESIGN.md, DPDK facts).
+      await must(['ip', 'netns', 'exec', linuxNs, 'ethtool', '-K', 'ul0', 'tx', 'off']);
+      await must(['ip', 'netns', 'exec', stackNs, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
+      await must(['ip', '-n', stackNs, 'link', 'set', 'us0', 'up']);
+      // In-order delivery on the veth, as on a wire (see ustack-tcp.test.ts).
+      await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
+      await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
+      const input = path.join(dir, 'input.bin');
+      const data = randomBytes(SIZE);
+      writeFileSync(input, data);
+      const site: Site = { linuxNs, stackNs, dir, input, inputSha: createHash('sha256').update(data).digest('hex') };
+      await sinkServer(t, site);
+      await echoServer(t, site);
+      await sourceClient(t, site);
+      await echoWithLoss(t, site);
+    } finally {
+      await killNetnsProcesses([linuxNs, stackNs], 2000);
+      await deleteNetns([linuxNs, stackNs]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
