@@ -1,4 +1,4 @@
-// braid-ustack's MPTCP (--mptcp: mptcp::MptcpStack, one subflow) against Linux's kernel MPTCP, over
+// braid-ustack's MPTCP (--mptcp: mptcp::MptcpStack) against Linux's kernel MPTCP, over
 // net_af_packet on a veth, in namespaces this test creates:
 //   ustack sink server   <- `mptcpize run socat` upload, 64 MiB: the sink's sha256 == the file's
 //   ustack sink server   <- plain socat (no MPTCP): fallback to TCP, 64 MiB intact
@@ -6,6 +6,9 @@
 //   ustack source client -> `mptcpize run socat` server, 64 MiB: Linux's file sha256 == the source's
 //   ustack source client -> plain socat server: fallback to TCP, 64 MiB intact
 //   ustack echo server   <- `mptcpize run socat` with 2% loss each way (nftables), 16 MiB each way
+//   ustack echo server   <- `mptcpize run socat` whose kernel has a second address as a `subflow`
+//                           endpoint: Linux joins a second subflow (MP_JOIN, checked by both HMACs),
+//                           64 MiB each way over both (the same veth: two subflows, one wire)
 // Linux proves MPTCP was negotiated and kept: its MPTcpExt counters (MPCapableSYNACKRX as client,
 // MPCapableSYNRX and MPCapableACKRX as server) rise for the MPTCP runs only, and the counters of
 // fallback, bad mappings, checksum failures, MP_FAIL and MP_RST stay 0. braid-ustack's line says
@@ -31,7 +34,8 @@ const LINUX_V4 = '198.18.0.1';
 const STACK_V4 = '198.18.0.2';
 const SIZE = 64 * 1024 * 1024;
 const LOSS_SIZE = 16 * 1024 * 1024;
-const PORTS = [7409, 7407, 7504, 7505, 7417];
+const LINUX_V4_JOIN = '198.18.0.3';
+const PORTS = [7409, 7407, 7504, 7505, 7417, 7427];
 
 // Linux MPTcpExt counters that must not move: each means a fallback or a protocol error.
 const BAD_COUNTERS = [
@@ -74,6 +78,7 @@ interface AppLine {
   bytes_in?: number;
   sha256?: string;
   mptcp?: boolean;
+  subflows?: number;
   error?: string;
 }
 
@@ -294,12 +299,47 @@ async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
   }
 }
 
+async function echoWithJoin(t: TestContext, site: Site): Promise<void> {
+  // Linux's path manager opens a subflow from every `subflow` endpoint (namespace-local settings).
+  await must(['ip', '-n', site.linuxNs, 'addr', 'add', `${LINUX_V4_JOIN}/24`, 'dev', 'ul0']);
+  await must(['ip', 'netns', 'exec', site.linuxNs, 'ip', 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '0']);
+  await must(['ip', 'netns', 'exec', site.linuxNs, 'ip', 'mptcp', 'endpoint', 'add', LINUX_V4_JOIN, 'dev', 'ul0', 'subflow']);
+  const s = await startUstack(site, 'echo-join', ['--mode', 'echo', '--port', '7427']);
+  const out = path.join(site.dir, 'echo-join.out');
+  const before = await mptcpExt(site.linuxNs);
+  const started = Date.now();
+  await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7427 < ${site.input} > ${out}`], true), 120_000);
+  const d = delta(before, await mptcpExt(site.linuxNs), 'echo with a joined subflow');
+  t.diagnostic(`echo <- mptcpize socat with a second subflow: 64 MiB each way in ${Date.now() - started} ms`);
+  assert.equal(statSync(out).size, SIZE, 'echo with join: wrong length back');
+  assert.equal(await sha256File(out), site.inputSha, 'echo with join: bytes changed');
+  assert.equal(d('MPCapableSYNACKRX'), 1, 'Linux saw no MP_CAPABLE SYN/ACK');
+  assert.equal(d('MPJoinSynTx'), 1, 'Linux sent no MP_JOIN SYN');
+  assert.equal(d('MPJoinSynAckRx'), 1, 'Linux accepted no MP_JOIN SYN/ACK (HMAC)');
+  assert.equal(d('MPJoinSynAckHMacFailure'), 0);
+  const line = await s.proc.connection(0);
+  assert.equal(line.mptcp, true, JSON.stringify(line));
+  assert.equal(line.subflows, 2, `braid-ustack did not join the second subflow: ${JSON.stringify(line)}`);
+  rmSync(out);
+  assert.equal(await s.proc.stop(), 0, `braid-ustack failed: ${s.proc.stdout}${s.proc.stderr}`);
+  assert.match(s.proc.stdout, /^mptcp JoinAckRx=1$/m, 'braid-ustack counted no valid third ACK');
+  // Both subflows carried data both ways.
+  const conv = await must(['tshark', '-r', s.pcap, '-q', '-z', 'conv,tcp']);
+  const big = conv.split('\n').filter((l) => l.includes(`:7427`) && /\d+ [kM]B\s+\d+\s+\d+ [kM]B/.test(l));
+  assert.ok(big.some((l) => l.startsWith(`${LINUX_V4}:`)) && big.some((l) => l.startsWith(`${LINUX_V4_JOIN}:`)),
+    `data did not flow on both subflows:\n${conv}`);
+  const dss = await checkCapture(s.pcap);
+  assert.ok(dss >= 1000, `only ${dss} frames with our DSS mappings`);
+  t.diagnostic(`echo-join.pcap: ${dss} of our frames with DSS mappings, tshark clean`);
+  rmSync(s.pcap, { force: true });
+}
+
 describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
   it('is built', () => {
     assert.ok(existsSync(BINARY), `${BINARY} missing: build with cmake -S . -B build/ctest && cmake --build build/ctest`);
   });
 
-  it('over net_af_packet: mptcpize socat clients and servers, fallback both ways, 2% loss', async (t) => {
+  it('over net_af_packet: mptcpize socat clients and servers, fallback both ways, 2% loss, MP_JOIN', async (t) => {
     const prefix = makePrefix();
     const linuxNs = extraNsName(prefix, 'linux');
     const stackNs = extraNsName(prefix, 'stack');
@@ -328,6 +368,7 @@ describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
       await echoServer(t, site);
       await sourceClient(t, site);
       await echoWithLoss(t, site);
+      await echoWithJoin(t, site);
     } finally {
       await killNetnsProcesses([linuxNs, stackNs], 2000);
       await deleteNetns([linuxNs, stackNs]);

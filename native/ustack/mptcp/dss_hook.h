@@ -1,35 +1,74 @@
-// The data level on one subflow: a SubflowHook (MP_CAPABLE, fallback) that, once MPTCP is
-// negotiated, owns the connection's Msk and speaks DSS (RFC 8684 3.3) on the subflow's segments.
+// The data level on the subflows of one MPTCP connection.
+//
+// DssSubflow is DSS (RFC 8684 3.3) on one subflow, shared by both kinds of subflow hook:
 //  out: every segment carries the DATA_ACK; a data segment carries the Msk mapping that covers it
 //       (the whole mapping, repeated on each of its segments, as Linux does for TSO; the subflow's TCP
 //       never lets a segment straddle two mappings: PayloadLimit), a DATA_FIN alone rides on the next
 //       segment (a pure ACK the connection asks for).
-//  in:  DSS mappings (and the implicit mapping of an MP_CAPABLE ACK with data) go to Msk::OnMapping,
-//       DATA_ACKs with the descaled TCP window to Msk::OnDataAck, 32-bit values expanded first.
+//  in:  DSS mappings go to Msk::OnMapping, DATA_ACKs with the descaled TCP window to Msk::OnDataAck,
+//       32-bit values expanded first.
 // On the wire a DATA_FIN counts in the Data-Level Length (RFC 8684 3.3.3: data bytes + 1; a DATA_FIN
 // alone has length 1 and subflow sequence number 0); DssMapping::length counts data bytes only, so
-// this hook adds and removes that octet.
+// DssSubflow adds and removes that octet.
+//
+// DssHook is the first subflow: a SubflowHook (MP_CAPABLE, fallback) that creates the connection's
+// Msk once MPTCP is negotiated (and the implicit mapping of an MP_CAPABLE ACK with data).
+// JoinHook (join_hook.h) is every further subflow (MP_JOIN).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "ustack/mptcp/msk.h"
 #include "ustack/mptcp/subflow_hook.h"
+#include "ustack/tcp/tcp_types.h"
 
 namespace braid::ustack::mptcp {
 
-// The state one MPTCP connection's hook shares with its owner (MptcpStack), which outlives neither:
-// both hold it by shared_ptr, so a subflow TCP lingering in TIME-WAIT never sees a freed owner.
+// The state one MPTCP connection's hooks share with their owner (MptcpStack), which outlives none of
+// them: all hold it by shared_ptr, so a subflow TCP lingering in TIME-WAIT never sees a freed owner.
 struct MptcpConnState {
   MskConfig msk_config;
   std::unique_ptr<Msk> msk;  // set once MPTCP is negotiated
-  bool fallback = false;     // plain TCP: the subflow is the connection
-  std::optional<DssMapping> pending_data_fin;  // a DATA_FIN alone for the next segment
-  std::uint64_t data_ack_sent = 0;             // the DATA_ACK last put on the wire
-  bool reset_by_hook = false;                  // a DSS error made the subflow reset
+  bool fallback = false;     // plain TCP: the first subflow is the connection
+  std::optional<KeyInfo> local_key;   // once MPTCP is negotiated (MP_JOIN HMACs)
+  std::optional<KeyInfo> remote_key;
+  SocketId socket = kNoSocket;        // the MPTCP socket (its first subflow), once the app holds it
+  SubflowId next_subflow = 2;         // the first subflow is 1
+  std::map<SubflowId, DssMapping> pending_data_fin;  // a DATA_FIN alone for a subflow's next segment
+  std::set<SubflowId> ack_owed;       // subflows that must send an ACK now (MP_JOIN's fourth ACK)
+  std::uint64_t data_ack_sent = 0;    // the DATA_ACK last put on the wire
 };
+
+class DssSubflow {
+ public:
+  DssSubflow(std::shared_ptr<MptcpConnState> conn, SubflowId id) : conn_(std::move(conn)), id_(id) {}
+
+  void OnSynOut(const TcpRepr& syn);  // our SYN or SYN/ACK: ISS, whether we offered window scaling
+  void OnSynIn(const TcpRepr& syn);   // the peer's: its window scale
+  std::uint32_t PayloadLimit(std::uint32_t seq) const;
+  void Out(TcpRepr& seg, OptionBuffer& out);
+  // False: a protocol error (the subflow resets).
+  bool In(const TcpRepr& seg, const ReceivedOptions& opts);
+
+  SubflowId id() const { return id_; }
+  std::uint32_t iss() const { return iss_; }
+  const std::shared_ptr<MptcpConnState>& conn() const { return conn_; }
+
+ private:
+  std::shared_ptr<MptcpConnState> conn_;
+  SubflowId id_;
+  std::uint32_t iss_ = 0;
+  bool we_scale_ = false;                    // our SYN offered window scaling
+  std::optional<std::uint8_t> peer_scale_;   // the peer's SYN did
+  std::uint8_t snd_wscale_ = 0;              // RFC 7323: in effect only when both SYNs carried it
+};
+
+// Option bytes DSS takes at most: 64-bit DATA_ACK and mapping (Linux sends both 64-bit), checksum.
+inline constexpr std::uint32_t kDssSpace = kLenDssBase + kLenDssAck64 + kLenDssMap64;
 
 class DssHook : public SubflowHook {
  public:
@@ -37,30 +76,25 @@ class DssHook : public SubflowHook {
 
   DssHook(SubflowContext& ctx, Role role, std::uint64_t owner, std::shared_ptr<MptcpConnState> conn);
 
-  // Subflow sequence numbers of our SYN and the peer's (relative sequence numbers are from these).
-  std::uint32_t iss() const { return iss_; }
-  std::uint32_t irs() const { return irs_; }
-  std::uint8_t snd_wscale() const { return snd_wscale_; }
-  const std::shared_ptr<MptcpConnState>& conn() const { return conn_; }
+  const std::shared_ptr<MptcpConnState>& conn() const { return dss_.conn(); }
+  DssSubflow& dss() { return dss_; }
 
   bool OnSegmentIn(const TcpRepr& seg, TcpState state) override;
   void OnSegmentOut(TcpRepr& seg, TcpState state) override;
   std::uint32_t PayloadLimit(std::uint32_t seq) const override;
 
  protected:
-  std::uint32_t DataOptionSpace() const override;
+  std::uint32_t DataOptionSpace() const override { return kDssSpace + (checksum() ? kLenDssChecksum : 0); }
   void OnDataSegmentOut(TcpRepr& seg, OptionBuffer& out) override;
   bool OnDataSegmentIn(const TcpRepr& seg, const ReceivedOptions& opts) override;
   void OnMptcpEstablished() override;
   void OnFallback() override;
 
  private:
-  std::shared_ptr<MptcpConnState> conn_;
-  std::uint32_t iss_ = 0;
-  std::uint32_t irs_ = 0;
-  bool we_scale_ = false;       // our SYN offered window scaling
-  std::optional<std::uint8_t> peer_scale_;  // the peer's SYN did
-  std::uint8_t snd_wscale_ = 0;  // RFC 7323: in effect only when both SYNs carried it
+  DssSubflow dss_;
 };
+
+// The DSS part of a subflow's hook (DssHook or JoinHook), null for others.
+DssSubflow* DssOf(TcpOptionHook* hook);
 
 }  // namespace braid::ustack::mptcp

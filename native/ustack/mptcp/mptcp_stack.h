@@ -2,20 +2,25 @@
 // listens, connects, sends and receives as with plain TCP; a connection is MPTCP when the peer
 // speaks it and plain TCP (the subflow itself) when it does not (RFC 8684 3.1 fallback).
 //
-// Each connection is one subflow (its TcpConnection in the Stack, whose SocketId is also the MPTCP
-// socket's id) carrying a DssHook, which owns the connection level (Msk). Poll runs the Stack in two
-// halves and moves bytes between them: subflow receive buffer -> Msk (within the Msk's window: what
-// does not fit stays in the subflow and closes its TCP window), Msk::PollTransmit -> subflow send
-// buffer. The subflow is closed (FIN) once both DATA_FINs are acknowledged, as Linux does.
+// A connection starts as one subflow (its TcpConnection in the Stack, whose SocketId is also the
+// MPTCP socket's id) carrying a DssHook, which creates the connection level (Msk). The peer may add
+// subflows with MP_JOIN to our listener (JoinHook; they never reach the application's Accept).
+// Poll runs the Stack in two halves and moves bytes between them: each subflow's receive buffer ->
+// Msk (within the Msk's window: what does not fit stays in the subflow and closes its TCP window),
+// Msk::PollTransmit -> the chosen subflow's send buffer. Subflows close (FIN) once both DATA_FINs
+// are acknowledged, as Linux does; a subflow that fails earlier has its data reinjected.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 
 #include "ustack/mptcp/crypto.h"
 #include "ustack/mptcp/dss_hook.h"
+#include "ustack/mptcp/join_hook.h"
 #include "ustack/mptcp/msk.h"
 #include "ustack/mptcp/subflow_hook.h"
 #include "ustack/stack/socket_api.h"
@@ -64,30 +69,41 @@ class MptcpStack : public SocketApi {
   bool IsFallback(SocketId id) const;
   const Msk* msk(SocketId id) const;
   const HandshakeCounters& handshake_counters() const { return ctx_.counters; }
+  const JoinCounters& join_counters() const { return join_counters_; }
+  // Subflows of the connection, the first included (0 for unknown ids and plain TCP: 1).
+  std::size_t subflow_count(SocketId id) const;
   std::size_t connection_count() const { return conns_.size(); }
   Stack& stack() { return stack_; }
 
  private:
   struct Conn {
     std::shared_ptr<MptcpConnState> state;
-    DssHook* hook = nullptr;  // owned by the subflow's TcpConnection; null once that is gone
+    std::map<SubflowId, SocketId> subflows;  // the first (DssHook::kInitialSubflow) is the socket
     bool app_shutdown = false;
     bool app_closed = false;
-    bool subflow_closed = false;  // we closed the subflow (both DATA_FINs done)
-    bool subflow_gone = false;    // the Stack freed the subflow
+    bool subflows_closed = false;  // we closed the subflows (both DATA_FINs done)
+    bool subflow_gone = false;     // the Stack freed the first subflow
   };
-  std::unique_ptr<TcpOptionHook> MakeHook(SubflowHook::Role role, SocketId owner_hint);
+  std::unique_ptr<TcpOptionHook> MakeHook(SubflowHook::Role role);
+  std::unique_ptr<TcpOptionHook> ListenerHook(const TcpRepr& syn);
   Conn* Find(SocketId id);
   const Conn* Find(SocketId id) const;
   bool UsesMsk(const Conn& c) const { return c.state->msk != nullptr && !c.state->fallback; }
-  // Moves bytes and DATA_FINs between one connection's subflow and its Msk; false when it may go.
-  bool Pump(Instant now, SocketId id, Conn& c);
+  // Takes established connections off the listeners: joins go to their connection, the rest wait
+  // for the application's Accept.
+  void CollectAccepted();
+  // Moves bytes and DATA_FINs between one connection's subflows and its Msk.
+  void Pump(Instant now, Conn& c);
 
   Stack& stack_;
   MptcpStackConfig cfg_;
   TokenTable tokens_;
   SubflowContext ctx_;
   std::map<SocketId, Conn> conns_;
+  std::map<std::uint64_t, std::weak_ptr<MptcpConnState>> by_owner_;  // TokenTable owner -> connection
+  std::map<SocketId, std::deque<SocketId>> accepted_;  // per listener: connections for Accept
+  std::deque<SocketId> joins_waiting_;  // joined subflows whose connection the app has not accepted yet
+  JoinCounters join_counters_;
   std::uint64_t next_owner_ = 1;
   bool dirty_ = false;  // an application call left work for the next Poll
 };

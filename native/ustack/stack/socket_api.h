@@ -23,6 +23,7 @@ struct SocketStatus {
   bool eof = false;        // the peer finished and everything it sent has been read
   bool closed = false;     // after Close: the close handshake is over (TIME-WAIT or CLOSED)
   bool mptcp = false;      // carried over MPTCP (not plain TCP, not fallen back)
+  std::uint32_t subflows = 0;  // MPTCP: its subflows now (the first included)
   Endpoint remote;
 };
 

@@ -239,6 +239,12 @@ void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
       std::printf("mptcp %s=%llu\n", mptcp::HandshakeCounterName(c), static_cast<unsigned long long>(h.Get(c)));
     }
   }
+  const mptcp::JoinCounters& j = mp.join_counters();
+  const std::pair<const char*, std::uint64_t> joins[] = {{"JoinSynRx", j.syn_rx}, {"JoinNoToken", j.no_token},
+      {"JoinAckRx", j.ack_rx}, {"JoinAckHmacFailure", j.ack_hmac_failure}, {"JoinAckMissing", j.ack_missing}};
+  for (const auto& [name, v] : joins) {
+    if (v != 0) std::printf("mptcp %s=%llu\n", name, static_cast<unsigned long long>(v));
+  }
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct App::Session {
   std::uint64_t out = 0;  // bytes sent
   bool connected = false;
   bool mptcp = false;     // the connection runs over MPTCP (reported in its line)
+  std::uint32_t subflows = 0;  // MPTCP: the most subflows it had at once
   bool shut = false;      // our FIN is queued
   bool eof = false;       // the peer's FIN was read
   bool closing = false;   // Close() called; waiting for the close handshake (clients)
@@ -174,6 +175,7 @@ bool App::StepSession(Instant now, Session& s) {
     s.round_start = now;
   }
   s.mptcp = st.mptcp;
+  s.subflows = std::max(s.subflows, st.subflows);
   bool any = false;
   const std::uint64_t in_before = s.in;
   const std::uint64_t out_before = s.out;
@@ -288,7 +290,7 @@ void App::Finish(Instant now, Session& s, const char* error) {
   std::snprintf(buf, sizeof buf, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"seconds\":%.6f", s.in, s.out,
                 Seconds(s.start, now));
   line += buf;
-  if (s.mptcp) line += ",\"mptcp\":true";
+  if (s.mptcp) line += ",\"mptcp\":true,\"subflows\":" + std::to_string(s.subflows);
   if (opt_.mode == AppMode::kSink || opt_.mode == AppMode::kSource) {
     line += std::string(",\"bytes\":") + std::to_string(opt_.mode == AppMode::kSink ? s.in : s.out);
     if (opt_.hash) line += ",\"sha256\":\"" + s.Digest() + "\"";
