@@ -27,6 +27,11 @@ std::uint32_t DssSubflow::PayloadLimit(std::uint32_t seq) const {
   return m->ssn + m->length - ssn;
 }
 
+std::uint32_t DssSubflow::AckSpace() const {
+  const bool fin = conn_->pending_data_fin.count(id_) != 0;
+  return fin ? (kDssSpace + 3) & ~3u : kLenDssBase + kLenDssAck64;
+}
+
 void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
   Msk* msk = conn_->msk.get();
   if (msk == nullptr) return;
@@ -87,6 +92,11 @@ void DssHook::OnSegmentOut(TcpRepr& seg, TcpState state) {
 
 std::uint32_t DssHook::PayloadLimit(std::uint32_t seq) const {
   return is_mptcp() ? dss_.PayloadLimit(seq) : UINT32_MAX;
+}
+
+std::uint32_t DssHook::AckOptionSpace() const {
+  // The client's MP_CAPABLE third ACK (pending) needs its own room; established, only DSS.
+  return state() == State::kEstablished ? dss_.AckSpace() : ReservedOptionSpace();
 }
 
 void DssHook::OnMptcpEstablished() {

@@ -50,6 +50,9 @@ class DssSubflow {
   void OnSynOut(const TcpRepr& syn);  // our SYN or SYN/ACK: ISS, whether we offered window scaling
   void OnSynIn(const TcpRepr& syn);   // the peer's: its window scale
   std::uint32_t PayloadLimit(std::uint32_t seq) const;
+  // Option bytes on a segment without payload: the DATA_ACK, or a whole DSS when a DATA_FIN alone
+  // waits to go (padded to 4).
+  std::uint32_t AckSpace() const;
   void Out(TcpRepr& seg, OptionBuffer& out);
   // False: a protocol error (the subflow resets).
   bool In(const TcpRepr& seg, const ReceivedOptions& opts);
@@ -82,6 +85,7 @@ class DssHook : public SubflowHook {
   bool OnSegmentIn(const TcpRepr& seg, TcpState state) override;
   void OnSegmentOut(TcpRepr& seg, TcpState state) override;
   std::uint32_t PayloadLimit(std::uint32_t seq) const override;
+  std::uint32_t AckOptionSpace() const override;
 
  protected:
   std::uint32_t DataOptionSpace() const override { return kDssSpace + (checksum() ? kLenDssChecksum : 0); }

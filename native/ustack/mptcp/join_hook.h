@@ -33,6 +33,7 @@ class JoinHook : public TcpOptionHook {
 
   // DSS padded to a 4-byte boundary, as tcp/ lays options out.
   std::uint32_t ReservedOptionSpace() const override { return joined_ ? (kDssSpace + 3) & ~3u : 0; }
+  std::uint32_t AckOptionSpace() const override { return joined_ && dss_ ? dss_->AckSpace() : 0; }
   bool OnSegmentIn(const TcpRepr& seg, TcpState state) override;
   void OnSegmentOut(TcpRepr& seg, TcpState state) override;
   std::uint32_t PayloadLimit(std::uint32_t seq) const override;

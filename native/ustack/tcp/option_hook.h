@@ -20,6 +20,9 @@ class TcpOptionHook {
   // The most option bytes (padding included) the hook adds to a segment that is not a SYN. Data
   // segments shrink by it and SACK blocks yield to it, as Linux reserves MPTCP's room first.
   virtual std::uint32_t ReservedOptionSpace() const = 0;
+  // The same for a segment without payload (a pure ACK, a FIN): MPTCP needs less there (a DATA_ACK
+  // without a mapping), which leaves room for a SACK block, as on Linux.
+  virtual std::uint32_t AckOptionSpace() const { return ReservedOptionSpace(); }
 
   // A segment tcp/ accepted, before tcp/ acts on its ACK, data and FIN: the SYN that created a
   // passive connection (state SYN-RECEIVED), the SYN-ACK (or simultaneous SYN) in SYN-SENT, and

@@ -1022,7 +1022,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   if (sack_ok_ && !syn && !assembler_.empty()) {
     // RFC 2018 4: the block holding the latest segment first, then the others.
     const auto& ranges = assembler_.ranges();
-    std::size_t max_blocks = SackBlocksToSend();
+    std::size_t max_blocks = SackBlocksToSend(!payload.empty());
     std::size_t first = std::min(assembler_.last_index(), ranges.size() - 1);
     auto add = [&](const Assembler::Range& a) {
       if (r.sack_count < max_blocks) r.sack[r.sack_count++] = TcpSackBlock{rcv_nxt_ + a.begin, rcv_nxt_ + a.end};
@@ -1047,10 +1047,10 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
   return true;
 }
 
-std::size_t TcpConnection::SackBlocksToSend() const {
+std::size_t TcpConnection::SackBlocksToSend(bool payload) const {
   if (!sack_ok_ || assembler_.empty()) return 0;
   std::size_t max_blocks = ts_ok_ ? kMaxSackBlocksWithTimestamps : TcpRepr{}.sack.size();
-  if (const std::uint32_t hook = HookSpace(); hook > 0) {
+  if (const std::uint32_t hook = HookSpace(payload); hook > 0) {
     // What the hook leaves of the 40 option bytes, less the timestamp's 12 and SACK's own 4.
     const std::uint32_t used = hook + (ts_ok_ ? kTimestampOptionLen : 0) + 4;
     max_blocks = std::min<std::size_t>(max_blocks, used < 40 ? (40 - used) / 8 : 0);

@@ -106,7 +106,9 @@ class TcpConnection {
   void Fail(TcpError error);
   // The hook refused a segment: RST (at `rst_seq`) and CLOSED with kConnectionReset.
   void RefuseByHook(std::uint32_t rst_seq);
-  std::uint32_t HookSpace() const { return hook_ ? hook_->ReservedOptionSpace() : 0; }
+  std::uint32_t HookSpace(bool payload = true) const {
+    return hook_ ? (payload ? hook_->ReservedOptionSpace() : hook_->AckOptionSpace()) : 0;
+  }
   void Wake();
   TcpCounters& counters() { return ctx_.counters; }
   const TcpConfig& config() const { return ctx_.config; }
@@ -135,7 +137,7 @@ class TcpConnection {
                    std::span<const std::uint8_t> payload);
   std::uint16_t WindowToAdvertise(bool syn);
   // SACK blocks our next segment carries, and the option bytes they take (0 without SACK).
-  std::size_t SackBlocksToSend() const;
+  std::size_t SackBlocksToSend(bool payload = true) const;
   std::uint32_t SackOptionLen() const;
   std::uint32_t Pipe() const;
   std::uint32_t LostThreshold() const { return 2 * smss_; }  // RFC 6675: (DupThresh - 1) * SMSS
