@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "ustack/mptcp/dss_checksum.h"
 #include "ustack/mptcp/join_hook.h"
+#include "ustack/tcp/seq.h"
 
 namespace braid::ustack::mptcp {
 
@@ -43,13 +45,19 @@ void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
     if (const DssMapping* m = msk->MappingForSegment(id_, seg.seq - iss_)) {
       DssMapping w = *m;
       if (w.data_fin) ++w.length;  // RFC 8684 3.3.3: the DATA_FIN's octet counts in the length
-      // TODO(checksums): a mapping's checksum covers all its bytes; not computed yet.
+      if (conn_->checksums()) {
+        w.checksum = 0;
+        for (const auto& c : conn_->tx_checksums[id_]) {
+          if (c.ssn == m->ssn) w.checksum = c.csum;
+        }
+      }
       d.mapping = w;
     }
   } else if (auto it = conn_->pending_data_fin.find(id_); it != conn_->pending_data_fin.end()) {
     DssMapping w = it->second;
     w.ssn = 0;  // RFC 8684 3.3.3: a DATA_FIN on a segment without data: SSN 0, length 1
     w.length = 1;
+    if (conn_->checksums()) w.checksum = DssChecksum(w.dsn, w.ssn, w.length, {});
     d.mapping = w;
     conn_->pending_data_fin.erase(it);
   }
@@ -106,6 +114,7 @@ void DssHook::OnMptcpEstablished() {
   cfg.checksums = checksum();
   c.local_key = local_key();
   c.remote_key = remote_key();
+  c.msk_config.checksums = cfg.checksums;
   c.msk = std::make_unique<Msk>(cfg, local_key()->idsn, remote_key()->idsn);
   SubflowParams p;
   p.established = true;

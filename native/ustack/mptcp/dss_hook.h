@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,15 @@ struct MptcpConnState {
   std::map<SubflowId, DssMapping> pending_data_fin;  // a DATA_FIN alone for a subflow's next segment
   std::set<SubflowId> ack_owed;       // subflows that must send an ACK now (MP_JOIN's fourth ACK)
   std::uint64_t data_ack_sent = 0;    // the DATA_ACK last put on the wire
+  // DSS checksums (when negotiated) of the mappings assigned to each subflow, in subflow sequence
+  // order: a mapping's checksum covers all its bytes, so it is computed once, at assignment.
+  struct TxChecksum {
+    std::uint32_t ssn = 0;
+    std::uint32_t end = 0;
+    std::uint16_t csum = 0;
+  };
+  std::map<SubflowId, std::deque<TxChecksum>> tx_checksums;
+  bool checksums() const { return msk != nullptr && msk_config.checksums; }
 };
 
 class DssSubflow {

@@ -18,6 +18,9 @@ bool JoinHook::OnSegmentIn(const TcpRepr& seg, TcpState state) {
       ++counters_.no_token;
       return false;
     }
+    // A retransmitted SYN keeps the nonces: a SYN/ACK already sent stays valid.
+    if (syn_seen_) return true;
+    syn_seen_ = true;
     ++counters_.syn_rx;
     dss_->OnSynIn(seg);
     remote_nonce_ = opts.mpj_syn.nonce;

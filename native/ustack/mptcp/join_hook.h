@@ -45,6 +45,7 @@ class JoinHook : public TcpOptionHook {
  private:
   std::optional<DssSubflow> dss_;
   JoinCounters& counters_;
+  bool syn_seen_ = false;
   bool joined_ = false;
   bool backup_ = false;
   std::uint32_t local_nonce_ = 0;

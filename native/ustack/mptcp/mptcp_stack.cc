@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "ustack/mptcp/dss_checksum.h"
+#include "ustack/tcp/seq.h"
+
 namespace braid::ustack::mptcp {
 
 MptcpStack::MptcpStack(Stack& stack, MptcpStackConfig config)
@@ -161,6 +164,10 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     p.send_space = can_send && free >= want ? static_cast<std::uint32_t>(free) : 0;
     m.UpdateSubflow(sf, p);
     m.OnSubflowAcked(sf, t->snd_una() - dss->iss());
+    // Checksums of mappings the subflow has wholly acknowledged are never sent again.
+    if (auto cs = c.state->tx_checksums.find(sf); cs != c.state->tx_checksums.end()) {
+      while (!cs->second.empty() && SeqLe(cs->second.front().end, t->snd_una() - dss->iss())) cs->second.pop_front();
+    }
     if (c.state->ack_owed.erase(sf) != 0) t->RequestAck();
     ++it;
   }
@@ -178,6 +185,13 @@ void MptcpStack::Pump(Instant now, Conn& c) {
         t->RequestAck();
       }
       continue;
+    }
+    if (c.state->checksums()) {
+      // RFC 8684 3.3.1 over the whole mapping; its length as on the wire, the DATA_FIN counted
+      // (as Linux's validate_data_csum checks it).
+      const auto len = static_cast<std::uint16_t>(x.mapping.length + (x.mapping.data_fin ? 1 : 0));
+      c.state->tx_checksums[x.subflow].push_back(MptcpConnState::TxChecksum{
+          x.mapping.ssn, x.mapping.ssn + x.mapping.length, DssChecksum(x.mapping.dsn, x.mapping.ssn, len, x.data)});
     }
     const IoResult r = t->Send(x.data);
     if (r.bytes != x.data.size()) {
@@ -349,6 +363,7 @@ SocketStatus MptcpStack::Status(SocketId id) {
   st.exists = true;
   st.mptcp = UsesMsk(*c);
   st.subflows = static_cast<std::uint32_t>(c->subflows.size());
+  st.dss_checksums = st.mptcp && c->state->checksums();
   if (const Msk* m = c->state->msk.get()) {
     st.eof = m->eof();
     st.closed = c->subflow_gone || (c->subflows_closed && st.closed);
@@ -368,6 +383,11 @@ bool MptcpStack::IsMptcp(SocketId id) const {
 bool MptcpStack::IsFallback(SocketId id) const {
   const Conn* c = Find(id);
   return c != nullptr && c->state->fallback;
+}
+
+bool MptcpStack::UsesChecksums(SocketId id) const {
+  const Conn* c = Find(id);
+  return c != nullptr && UsesMsk(*c) && c->state->checksums();
 }
 
 const Msk* MptcpStack::msk(SocketId id) const {

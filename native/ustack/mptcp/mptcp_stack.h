@@ -67,6 +67,7 @@ class MptcpStack : public SocketApi {
   // MPTCP negotiated (false while negotiating, after fallback, for unknown ids).
   bool IsMptcp(SocketId id) const;
   bool IsFallback(SocketId id) const;
+  bool UsesChecksums(SocketId id) const;  // DSS checksums negotiated (either side's A bit)
   const Msk* msk(SocketId id) const;
   const HandshakeCounters& handshake_counters() const { return ctx_.counters; }
   const JoinCounters& join_counters() const { return join_counters_; }

@@ -24,6 +24,7 @@ struct SocketStatus {
   bool closed = false;     // after Close: the close handshake is over (TIME-WAIT or CLOSED)
   bool mptcp = false;      // carried over MPTCP (not plain TCP, not fallen back)
   std::uint32_t subflows = 0;  // MPTCP: its subflows now (the first included)
+  bool dss_checksums = false;  // MPTCP: DSS checksums negotiated
   Endpoint remote;
 };
 

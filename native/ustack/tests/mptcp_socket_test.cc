@@ -30,20 +30,21 @@ StackConfig ConfigFor(std::uint8_t host) {
   return c;
 }
 
-MptcpStackConfig MptcpOn(bool enabled) {
+MptcpStackConfig MptcpOn(bool enabled, bool checksum) {
   MptcpStackConfig c;
   c.enabled = enabled;
+  c.subflow.checksum = checksum;
   return c;
 }
 
 class Pair {
  public:
-  Pair(MemoryLink::Options link, std::uint64_t seed, bool a_mptcp, bool b_mptcp)
+  Pair(MemoryLink::Options link, std::uint64_t seed, bool a_mptcp, bool b_mptcp, bool a_checksum = false)
       : link_(link),
         sa_(link_.a(), ConfigFor(1), SecretFor(seed * 2 + 1)),
         sb_(link_.b(), ConfigFor(2), SecretFor(seed * 2 + 2)),
-        a_(sa_, MptcpOn(a_mptcp)),
-        b_(sb_, MptcpOn(b_mptcp)) {}
+        a_(sa_, MptcpOn(a_mptcp, a_checksum)),
+        b_(sb_, MptcpOn(b_mptcp, false)) {}
 
   MptcpStack& a() { return a_; }
   MptcpStack& b() { return b_; }
@@ -90,6 +91,7 @@ struct Peer {
   bool closed = false;
   std::uint16_t client_port = 0;   // pairs a server side with its client (accepts may reorder)
   std::uint64_t msk_rx_bytes = 0;  // what the connection level received, read at EOF (0 for TCP)
+  bool checksums = false;          // DSS checksums in use, read at EOF
   Rng rng{1};
 
   void Pump() {
@@ -133,6 +135,7 @@ struct Peer {
     }
     if (shut && eof && !closed) {
       if (const Msk* m = stack->msk(id)) msk_rx_bytes = m->counters().rx_fresh_bytes;
+      checksums = stack->UsesChecksums(id);
       EXPECT_EQ(stack->Close(id), TcpError::kOk);
       closed = true;
     }
@@ -144,12 +147,13 @@ struct Case {
   bool server_mptcp;
   std::uint64_t seed;
   double loss;
+  bool checksum = false;  // the client asks for DSS checksums (the server then uses them too)
 };
 
 std::string CaseName(const testing::TestParamInfo<Case>& p) {
   const Case& c = p.param;
   return std::string(c.client_mptcp ? "Mptcp" : "Tcp") + "To" + (c.server_mptcp ? "Mptcp" : "Tcp") + "Seed" +
-         std::to_string(c.seed) + "Loss" + std::to_string(static_cast<int>(c.loss * 100));
+         std::to_string(c.seed) + "Loss" + std::to_string(static_cast<int>(c.loss * 100)) + (c.checksum ? "Csum" : "");
 }
 
 class MptcpSocketTransfer : public testing::TestWithParam<Case> {};
@@ -166,7 +170,7 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
   f.rate_bps = 200'000'000;
   o.a_to_b = f;
   o.b_to_a = f;
-  Pair net(o, c.seed, c.client_mptcp, c.server_mptcp);
+  Pair net(o, c.seed, c.client_mptcp, c.server_mptcp, c.checksum);
   Rng rng(c.seed * 17 + 3);
 
   const std::uint16_t kPort = 5001;
@@ -231,6 +235,10 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
     EXPECT_EQ(cl.msk_rx_bytes, mptcp ? cl.in.size() : 0u);
     EXPECT_EQ(sv->msk_rx_bytes, mptcp ? sv->in.size() : 0u);
   }
+  // With checksums asked for, both sides used them (every mapping carried one, or the receiving
+  // trackers would have refused it and reset the subflow).
+  for (const Peer& p : clients) EXPECT_EQ(p.checksums, mptcp && c.checksum);
+  for (const Peer& p : servers) EXPECT_EQ(p.checksums, mptcp && c.checksum);
   if (mptcp) {
     const auto& ca = net.a().handshake_counters();
     const auto& cb = net.b().handshake_counters();
@@ -244,7 +252,7 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, MptcpSocketTransfer,
                          testing::Values(Case{true, true, 1, 0.0}, Case{true, true, 1, 0.02},
-                                         Case{true, true, 2, 0.02}, Case{true, true, 3, 0.05}, Case{true, true, 4, 0.10},
+                                         Case{true, true, 2, 0.02}, Case{true, true, 3, 0.05}, Case{true, true, 4, 0.10}, Case{true, true, 5, 0.03, true},
                                          Case{false, true, 1, 0.02}, Case{true, false, 1, 0.02}),
                          CaseName);
 

@@ -62,6 +62,7 @@ struct App::Session {
   bool connected = false;
   bool mptcp = false;     // the connection runs over MPTCP (reported in its line)
   std::uint32_t subflows = 0;  // MPTCP: the most subflows it had at once
+  bool dss_checksums = false;
   bool shut = false;      // our FIN is queued
   bool eof = false;       // the peer's FIN was read
   bool closing = false;   // Close() called; waiting for the close handshake (clients)
@@ -176,6 +177,7 @@ bool App::StepSession(Instant now, Session& s) {
   }
   s.mptcp = st.mptcp;
   s.subflows = std::max(s.subflows, st.subflows);
+  s.dss_checksums = st.dss_checksums;
   bool any = false;
   const std::uint64_t in_before = s.in;
   const std::uint64_t out_before = s.out;
@@ -291,6 +293,7 @@ void App::Finish(Instant now, Session& s, const char* error) {
                 Seconds(s.start, now));
   line += buf;
   if (s.mptcp) line += ",\"mptcp\":true,\"subflows\":" + std::to_string(s.subflows);
+  if (s.dss_checksums) line += ",\"dss_checksums\":true";
   if (opt_.mode == AppMode::kSink || opt_.mode == AppMode::kSource) {
     line += std::string(",\"bytes\":") + std::to_string(opt_.mode == AppMode::kSink ? s.in : s.out);
     if (opt_.hash) line += ",\"sha256\":\"" + s.Digest() + "\"";
