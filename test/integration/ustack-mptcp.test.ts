@@ -20,23 +20,16 @@
 // frame, bad checksum or expert error in any capture.
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
+import { BINARY, LINUX_V4, makeInput, must, sh, sha256File, SIZE, STACK_V4 } from './ustack-harness';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
-const LINUX_V4 = '198.18.0.1';
-const STACK_V4 = '198.18.0.2';
-const SIZE = 64 * 1024 * 1024;
 const LINUX_V4_JOIN = '198.18.0.3';
 const PORTS = [7409, 7407, 7504, 7505, 7427, 7437];
 
@@ -46,34 +39,6 @@ const BAD_COUNTERS = [
   'DSSNotMatching', 'DSSNoMatchTCP', 'DSSCorruptionFallback', 'DSSCorruptionReset', 'InfiniteMapRx',
   'DataCsumErr', 'MPFailRx', 'MPFastcloseRx', 'MPRstRx',
 ];
-
-interface ShResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sh(argv: string[], timeout = 60_000): Promise<ShResult> {
-  try {
-    const r = await run(argv[0]!, argv.slice(1), { timeout, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-}
-
-async function must(argv: string[], timeout = 60_000): Promise<string> {
-  const r = await sh(argv, timeout);
-  assert.equal(r.code, 0, `\`${argv.join(' ')}\` failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 interface AppLine {
   event: 'connection' | 'result' | 'summary';
@@ -366,10 +331,7 @@ describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
       // In-order delivery on the veth, as on a wire (see ustack-tcp.test.ts).
       await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
       await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
-      const input = path.join(dir, 'input.bin');
-      const data = randomBytes(SIZE);
-      writeFileSync(input, data);
-      const site: Site = { linuxNs, stackNs, dir, input, inputSha: createHash('sha256').update(data).digest('hex') };
+      const site: Site = { linuxNs, stackNs, dir, ...makeInput(dir) };
       // The join first: adding a `subflow` endpoint makes Linux's path manager extend every MPTCP
       // connection of the namespace, lingering ones of earlier cases included.
       await echoWithJoin(t, site);

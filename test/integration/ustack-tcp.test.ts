@@ -18,56 +18,21 @@
 // loss probes (TcpExt TCPLossProbes; at most one retransmission and one dup ACK each).
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
+import { BINARY, LINUX_V4, makeInput, must, sh, sha256File, SIZE, STACK_V4 } from './ustack-harness';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
-const LINUX_V4 = '198.18.0.1';
-const STACK_V4 = '198.18.0.2';
 const LINUX_V6 = '2001:2:0:ff::1';
 const STACK_V6 = '2001:2:0:ff::2';
-const SIZE = 64 * 1024 * 1024;
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
 // (7100/7200 + family); the loss run's echo server.
 const PORTS = [7007, 7009, 7019, 7104, 7106, 7204, 7206, 7307];
-
-interface ShResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sh(argv: string[], timeout = 60_000): Promise<ShResult> {
-  try {
-    const r = await run(argv[0]!, argv.slice(1), { timeout, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-}
-
-async function must(argv: string[], timeout = 60_000): Promise<string> {
-  const r = await sh(argv, timeout);
-  assert.equal(r.code, 0, `\`${argv.join(' ')}\` failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 interface AppLine {
   event: 'connection' | 'result' | 'summary';
@@ -423,13 +388,6 @@ async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
   } finally {
     await sh(['ip', 'netns', 'exec', site.linuxNs, 'nft', 'delete', 'table', 'inet', 'ustack_loss']);
   }
-}
-
-function makeInput(dir: string): { input: string; inputSha: string } {
-  const input = path.join(dir, 'input.bin');
-  const data = randomBytes(SIZE);
-  writeFileSync(input, data);
-  return { input, inputSha: createHash('sha256').update(data).digest('hex') };
 }
 
 describe('braid-ustack TCP interop with Linux', { timeout: 600_000 }, () => {
