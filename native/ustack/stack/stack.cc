@@ -1,6 +1,8 @@
 #include "ustack/stack/stack.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace braid::ustack {
@@ -28,12 +30,41 @@ TcpConfig Stack::FitToDevice(TcpConfig tcp, const Device& device) {
 }
 
 Stack::Stack(Device& device, StackConfig config, IsnGenerator isn)
-    : cfg_(std::move(config)),
-      dev_(device),
-      iface_(device, cfg_.iface),
-      tcp_(FitToDevice(cfg_.tcp, device), isn) {
-  iface_.set_tcp_handler(
+    : cfg_(std::move(config)), tcp_(FitToDevice(cfg_.tcp, device), isn) {
+  AddInterface(device, cfg_.iface);
+}
+
+std::size_t Stack::AddInterface(Device& device, const InterfaceConfig& config) {
+  if (!ifaces_.empty() && device.capabilities().mtu < ifaces_.front().device->capabilities().mtu) {
+    throw std::invalid_argument("ustack: interface " + std::to_string(ifaces_.size()) +
+                                " has a smaller MTU than interface 0 (TCP's MSS fits interface 0)");
+  }
+  for (const auto* cidr : {&config.ipv4, &config.ipv6}) {
+    if (*cidr && InterfaceOf((*cidr)->addr)) {
+      throw std::invalid_argument("ustack: interface " + std::to_string(ifaces_.size()) +
+                                  " repeats an address of another interface");
+    }
+  }
+  Port port{&device, config, std::make_unique<Interface>(device, config)};
+  port.iface->set_tcp_handler(
       [this](Instant now, const FourTuple& tuple, const TcpRepr& seg) { OnSegment(now, tuple, seg); });
+  ifaces_.push_back(std::move(port));
+  return ifaces_.size() - 1;
+}
+
+std::optional<std::size_t> Stack::InterfaceOf(const IpAddress& ip) const {
+  for (std::size_t i = 0; i < ifaces_.size(); ++i) {
+    const InterfaceConfig& c = ifaces_[i].config;
+    if ((c.ipv4 && c.ipv4->addr == ip) || (c.ipv6 && c.ipv6->addr == ip) || ifaces_[i].iface->link_local() == ip) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+Stack::Port& Stack::PortFor(const IpAddress& local) {
+  const auto i = InterfaceOf(local);
+  return ifaces_[i.value_or(0)];
 }
 
 void Stack::OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg) { tcp_.Process(now, tuple, seg); }
@@ -48,7 +79,7 @@ StackPollResult Stack::Input(Instant now) {
   last_poll_ = now;
   StackPollResult r;
   // Interface::Poll also runs the neighbour timers, so it is called even when nothing arrived.
-  r.frames_in = iface_.Poll(now, cfg_.rx_budget);
+  for (Port& p : ifaces_) r.frames_in += p.iface->Poll(now, cfg_.rx_budget);
   return r;
 }
 
@@ -57,36 +88,46 @@ void Stack::Output(Instant now, StackPollResult& r) {
   tcp_.Dispatch(now, [&](const FourTuple& tuple, const TcpRepr& seg) {
     // Only a full device is worth a retry: TCP keeps the segment and offers it again. Any other
     // drop (no route, unresolved neighbour) counts as a loss that retransmission covers.
-    const std::uint64_t full_before = iface_.drops(IfaceDrop::kTxDeviceFull);
-    if (iface_.SendTcp(tuple, seg) == SendResult::kDropped &&
-        iface_.drops(IfaceDrop::kTxDeviceFull) != full_before) {
+    Interface& iface = *PortFor(tuple.local.addr).iface;
+    const std::uint64_t full_before = iface.drops(IfaceDrop::kTxDeviceFull);
+    if (iface.SendTcp(tuple, seg) == SendResult::kDropped && iface.drops(IfaceDrop::kTxDeviceFull) != full_before) {
       r.device_full = true;
       return false;
     }
     ++r.segments_out;
     return true;
   });
-  dev_.Flush(now);
+  for (Port& p : ifaces_) p.device->Flush(now);
 }
 
-std::optional<Instant> Stack::NextDeadline() const { return Earlier(tcp_.PollAt(), iface_.NextDeadline()); }
+std::optional<Instant> Stack::NextDeadline() const {
+  std::optional<Instant> next = tcp_.PollAt();
+  for (const Port& p : ifaces_) next = Earlier(next, p.iface->NextDeadline());
+  return next;
+}
 
 OpenResult Stack::Listen(const Endpoint& local, int backlog) {
   if (local.port == 0) return {kNoSocket, TcpError::kInvalidArgument};
   return tcp_.Listen(local, backlog);
 }
 
+std::optional<IpAddress> Stack::LocalFor(const Port& port, const IpAddress& remote) const {
+  if (remote.is_v4()) return port.config.ipv4 ? std::optional(port.config.ipv4->addr) : std::nullopt;
+  if (IsLinkLocal(remote)) return port.iface->link_local();
+  return port.config.ipv6 ? std::optional(port.config.ipv6->addr) : std::nullopt;
+}
+
 OpenResult Stack::Connect(Instant now, const Endpoint& remote, std::uint16_t local_port) {
-  std::optional<IpAddress> local;
-  if (remote.addr.is_v4()) {
-    if (cfg_.iface.ipv4) local = cfg_.iface.ipv4->addr;
-  } else if (IsLinkLocal(remote.addr)) {
-    local = iface_.link_local();
-  } else if (cfg_.iface.ipv6) {
-    local = cfg_.iface.ipv6->addr;
+  // From the first interface with an address of the remote's family.
+  for (const Port& p : ifaces_) {
+    if (const auto local = LocalFor(p, remote.addr)) return tcp_.Connect(now, *local, remote, local_port);
   }
-  if (!local) return {kNoSocket, TcpError::kInvalidArgument};
-  return tcp_.Connect(now, *local, remote, local_port);
+  return {kNoSocket, TcpError::kInvalidArgument};
+}
+
+OpenResult Stack::ConnectFrom(Instant now, const IpAddress& local, const Endpoint& remote, std::uint16_t local_port) {
+  if (!InterfaceOf(local) || local.is_v4() != remote.addr.is_v4()) return {kNoSocket, TcpError::kInvalidArgument};
+  return tcp_.Connect(now, local, remote, local_port);
 }
 
 SocketId Stack::Accept(SocketId listener) { return tcp_.Accept(listener); }

@@ -1,5 +1,7 @@
-// One lcore's whole stack: an Interface on one Device joined to one TcpTable, plus the application
-// API. Sans-IO: Poll(now) reads frames (device -> iface -> tcp), then lets TCP emit (tcp -> iface ->
+// One lcore's whole stack: one or more Interfaces (each on its own Device: one NIC per MPTCP path)
+// joined to one TcpTable, plus the application API. A segment leaves through the interface that
+// owns its local address (the first one for any other), so a connection opened from an address
+// (ConnectFrom) stays on that interface's path. Sans-IO: Poll(now) reads frames (device -> iface -> tcp), then lets TCP emit (tcp -> iface ->
 // device); NextDeadline() says when Poll next has timer work. It never reads a clock, sleeps or
 // blocks; the caller (a DPDK lcore loop, a simulation) owns time and the device. Single-threaded by
 // design: one Stack per lcore, no locks.
@@ -14,8 +16,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "ustack/iface/interface.h"
 #include "ustack/phy/device.h"
@@ -43,10 +47,16 @@ struct StackPollResult {
 
 class Stack : public SocketApi {
  public:
-  // `device` must outlive the stack.
+  // `device` must outlive the stack. It carries interface 0, configured by config.iface.
   Stack(Device& device, StackConfig config, IsnGenerator isn);
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
+
+  // Adds interface `index` = interface_count() on `device` (which must outlive the stack). Throws
+  // std::invalid_argument when its MTU is below the first device's (TCP's MSS fits the first) or
+  // when it shares an address with an interface already added.
+  std::size_t AddInterface(Device& device, const InterfaceConfig& config);
+  std::size_t interface_count() const { return ifaces_.size(); }
 
   // ---- driver side (sans-IO) ----
   // Reads up to rx_budget frames at `now` (ARP/ND/ICMP answered, TCP segments processed), then fires
@@ -68,6 +78,9 @@ class Stack : public SocketApi {
   // Active open to `remote`, from this interface's address of the same family. local_port 0 picks
   // an ephemeral port. kInvalidArgument when the interface has no address of that family.
   OpenResult Connect(Instant now, const Endpoint& remote, std::uint16_t local_port = 0) override;
+  // Active open from `local`, which must be an address of one of the interfaces (kInvalidArgument
+  // otherwise): the connection's segments leave through that interface.
+  OpenResult ConnectFrom(Instant now, const IpAddress& local, const Endpoint& remote, std::uint16_t local_port = 0);
   // The next established connection of `listener`, or kNoSocket (wait for kTcpAcceptable).
   SocketId Accept(SocketId listener) override;
   // Copies into the send buffer; kWouldBlock when it is full (wait for kTcpWritable).
@@ -96,7 +109,10 @@ class Stack : public SocketApi {
   void DrainEvents(const std::function<void(SocketId, std::uint32_t readiness)>& on_event) override;
 
   // ---- parts, for introspection and tests ----
-  Interface& iface() { return iface_; }
+  Interface& iface(std::size_t index = 0) { return *ifaces_.at(index).iface; }
+  const InterfaceConfig& iface_config(std::size_t index = 0) const { return ifaces_.at(index).config; }
+  // The interface that owns `ip` (its IPv4, IPv6 or link-local address), if any.
+  std::optional<std::size_t> InterfaceOf(const IpAddress& ip) const;
   TcpTable& tcp() { return tcp_; }
   TcpConnection* connection(SocketId id) { return tcp_.Get(id); }
 
@@ -104,9 +120,16 @@ class Stack : public SocketApi {
   static TcpConfig FitToDevice(TcpConfig tcp, const Device& device);
   void OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg);
 
+  struct Port {
+    Device* device;
+    InterfaceConfig config;
+    std::unique_ptr<Interface> iface;
+  };
+  Port& PortFor(const IpAddress& local);
+  std::optional<IpAddress> LocalFor(const Port& port, const IpAddress& remote) const;
+
   StackConfig cfg_;
-  Device& dev_;
-  Interface iface_;
+  std::vector<Port> ifaces_;
   TcpTable tcp_;
   Instant last_poll_{};
 };

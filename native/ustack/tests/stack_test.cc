@@ -309,5 +309,68 @@ TEST(Stack, ConnectWithoutAddressOfThatFamilyIsInvalid) {
   EXPECT_EQ(s.Listen(Endpoint{{}, 0}).error, TcpError::kInvalidArgument);
 }
 
+// Two interfaces per stack, one MemoryLink each (two NICs, two paths): a connection opened from the
+// second interface's address travels on the second link only, both ways, and the stacks reject an
+// interface that repeats an address or has a smaller MTU than the first.
+TEST(Stack, ConnectFromSecondInterfaceUsesItsLink) {
+  MemoryLink path0(MemoryLink::Options{});
+  MemoryLink path1(MemoryLink::Options{});
+  Stack a(path0.a(), ConfigFor(1), SecretFor(1));
+  Stack b(path0.b(), ConfigFor(2), SecretFor(2));
+  InterfaceConfig a1;
+  a1.ipv4 = IpCidr{IpAddress::V4(198, 19, 0, 1), 24};
+  InterfaceConfig b1;
+  b1.ipv4 = IpCidr{IpAddress::V4(198, 19, 0, 2), 24};
+  ASSERT_EQ(a.AddInterface(path1.a(), a1), 1u);
+  ASSERT_EQ(b.AddInterface(path1.b(), b1), 1u);
+  EXPECT_EQ(a.interface_count(), 2u);
+  EXPECT_EQ(a.InterfaceOf(IpAddress::V4(198, 19, 0, 1)), std::optional<std::size_t>(1));
+  EXPECT_EQ(a.InterfaceOf(IpAddress::V4(198, 18, 0, 1)), std::optional<std::size_t>(0));
+  EXPECT_FALSE(a.InterfaceOf(IpAddress::V4(198, 19, 0, 2)));
+
+  const OpenResult l = b.Listen(Endpoint{{}, 80});
+  ASSERT_TRUE(l.ok());
+  const OpenResult c = a.ConnectFrom(Instant{}, IpAddress::V4(198, 19, 0, 1), Endpoint{IpAddress::V4(198, 19, 0, 2), 80});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(a.ConnectFrom(Instant{}, IpAddress::V4(198, 20, 0, 1), Endpoint{IpAddress::V4(198, 19, 0, 2), 80}).error,
+            TcpError::kInvalidArgument);
+  const std::vector<std::uint8_t> data = RandomBytes(200'000, 7);
+  std::vector<std::uint8_t> got;
+  SocketId s = kNoSocket;
+  std::size_t sent = 0;
+  Instant now = Instant::FromMillis(1000);
+  for (int i = 0; i < 200'000 && got.size() < data.size(); ++i) {
+    a.Poll(now);
+    b.Poll(now);
+    if (s == kNoSocket) s = b.Accept(l.id);
+    if (sent < data.size()) sent += a.Send(c.id, std::span(data).subspan(sent)).bytes;
+    if (s != kNoSocket) {
+      std::array<std::uint8_t, 65536> buf{};
+      const IoResult r = b.Recv(s, buf);
+      if (r.error == TcpError::kOk) got.insert(got.end(), buf.begin(), buf.begin() + r.bytes);
+    }
+    std::optional<Instant> next = a.NextDeadline();
+    for (auto t : {b.NextDeadline(), path0.NextArrival(), path1.NextArrival()}) {
+      if (t && (!next || *t < *next)) next = t;
+    }
+    if (next && *next > now) now = *next;
+  }
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(a.iface(0).counters().tcp_out, 0u);
+  EXPECT_EQ(b.iface(0).counters().tcp_out, 0u);
+  EXPECT_GT(a.iface(1).counters().tcp_out, 0u);
+  EXPECT_GT(b.iface(1).counters().tcp_out, 0u);
+  EXPECT_EQ(a.iface(1).counters().tcp_out, b.iface(1).counters().tcp_in);
+
+  MemoryLink extra(MemoryLink::Options{});
+  EXPECT_THROW(a.AddInterface(extra.a(), a1), std::invalid_argument);
+  MemoryLink::Options small;
+  small.caps.mtu = 1280;
+  MemoryLink narrow(small);
+  InterfaceConfig a2;
+  a2.ipv4 = IpCidr{IpAddress::V4(198, 19, 1, 1), 24};
+  EXPECT_THROW(a.AddInterface(narrow.a(), a2), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace braid::ustack
