@@ -129,4 +129,9 @@ DpdkPortDriverStats DpdkPort::driver_stats() const {
   return out;
 }
 
+bool DpdkPort::link_up() const {
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
 }  // namespace braid::ustack

@@ -63,6 +63,10 @@ class DpdkPort : public Device {
   const DpdkPortStats& stats() const { return stats_; }
   // Reads the driver's counters (zeros when it has none).
   DpdkPortDriverStats driver_stats() const;
+  // The link as the driver reports it now (rte_eth_link_get_nowait; false when it cannot tell).
+  // Some drivers never change it after start (net_af_packet in DPDK 22.11: its link_update is a
+  // no-op), see tools/link_monitor.h.
+  bool link_up() const;
 
  private:
   std::string name_;

@@ -1,18 +1,28 @@
-// braid-ustack: runs the ustack (IP interface + TCP) on one DPDK port as a small test program for
-// interop tests and benchmarks with unmodified Linux programs. ARP, neighbour discovery and ping are
-// always answered; --mode picks the TCP application (tools/ustack_app.h):
+// braid-ustack: runs the ustack (IP interfaces + TCP, optionally MPTCP) on one or more DPDK ports as
+// a small test program for interop tests and benchmarks with unmodified Linux programs. ARP,
+// neighbour discovery and ping are always answered; --mode picks the TCP application
+// (tools/ustack_app.h):
 //
-//   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
+//   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 [--ip6 2001:db8::2/64]
+//                [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE]
+//                [--vdev net_af_packet1,iface=veth-y --ip 198.18.1.2/24 [--pcap FILE2]]...
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp] [--dev NAME]
-//                [--gw A.B.C.D] [--gw6 X::Y]
-//                [--pcap FILE] [--eal-arg ARG]...
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]
+//                [--mptcp [--scheduler minrtt|roundrobin|redundant] [--backup-path N]...
+//                         [--no-signal-path N]... [--no-subflow-path N]... [--link-poll-ms N]]
+//                [--eal-arg ARG]...
 //
+//   Each --vdev (or --dev NAME, a port the EAL has from --eal-arg) opens an interface; the address,
+//   gateway and capture flags after it are its own (tools/ustack_args.h). With several interfaces,
+//   a segment leaves through the one owning its local address: one interface per MPTCP path.
 //   echo|sink|source with --port N: a server on port N (every address) until SIGTERM, one JSON line
 //     per finished connection; sink|source|rr with --connect HOST:PORT (IPv6 as [X::Y]:PORT): one
 //     connection, one JSON result line, then exit (status 1 when the connection failed).
 //   --mptcp: the application runs on mptcp::MptcpStack: clients offer MP_CAPABLE, servers accept
-//     MPTCP and plain TCP alike; lines of MPTCP connections carry "mptcp":true.
+//     MPTCP and plain TCP alike; lines of MPTCP connections carry "mptcp":true and, per subflow,
+//     "paths":[{local, remote, ids, backup, bytes each way}]. --backup-path N flags interface N's
+//     subflows backup; port links are read every --link-poll-ms (tools/link_monitor.h) and a link
+//     going down or up is printed ({"event":"link",...}) and told to the path manager.
 //
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
@@ -35,13 +45,15 @@
 #include <string>
 #include <vector>
 
+#include "ustack/mptcp/mptcp_stack.h"
 #include "ustack/phy/dpdk_eal.h"
 #include "ustack/phy/dpdk_mbuf_buffer.h"
-#include "ustack/phy/dpdk_port.h"
-#include "ustack/phy/pcap_writer.h"
-#include "ustack/mptcp/mptcp_stack.h"
 #include "ustack/stack/stack.h"
+#include "ustack/tools/link_monitor.h"
+#include "ustack/tools/mptcp_paths.h"
+#include "ustack/tools/port_set.h"
 #include "ustack/tools/ustack_app.h"
+#include "ustack/tools/ustack_args.h"
 
 namespace {
 
@@ -49,136 +61,8 @@ using namespace braid::ustack;
 using braid::ustack::tools::App;
 using braid::ustack::tools::AppMode;
 using braid::ustack::tools::AppOptions;
-
-struct Args {
-  EalOptions eal;
-  std::string dev;
-  StackConfig stack;
-  std::string pcap;
-  AppOptions app;
-  bool busy_poll = false;
-  bool wait_stdin = false;  // start the application only after a line on stdin
-  bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
-  bool mptcp = false;       // MPTCP: clients offer it, servers accept it; both fall back to TCP
-};
-
-[[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr,
-               "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
-               "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
-               "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp]\n",
-               why.c_str());
-  std::exit(2);
-}
-
-IpAddress ParseIp(const std::string& s, const char* flag) {
-  IpAddress ip;
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
-    const auto* b = reinterpret_cast<const std::uint8_t*>(&v4.s_addr);
-    return IpAddress::V4(b[0], b[1], b[2], b[3]);
-  }
-  if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) return ip;
-  Usage(std::string(flag) + ": not an IP address: " + s);
-}
-
-IpCidr ParseCidr(const std::string& s, const char* flag, bool v4) {
-  const auto slash = s.find('/');
-  IpCidr c;
-  c.addr = ParseIp(s.substr(0, slash), flag);
-  if (c.addr.is_v4() != v4) Usage(std::string(flag) + ": wrong address family: " + s);
-  const int max = v4 ? 32 : 128;
-  int len = max;
-  if (slash != std::string::npos) {
-    try {
-      len = std::stoi(s.substr(slash + 1));
-    } catch (...) {
-      len = -1;
-    }
-  }
-  if (len < 0 || len > max) Usage(std::string(flag) + ": bad prefix length: " + s);
-  c.prefix_len = static_cast<std::uint8_t>(len);
-  return c;
-}
-
-std::uint64_t ParseNumber(const std::string& s, const char* flag, std::uint64_t max) {
-  std::size_t used = 0;
-  std::uint64_t v = 0;
-  try {
-    v = std::stoull(s, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used == 0 || used != s.size() || v > max) Usage(std::string(flag) + ": not a number up to " + std::to_string(max) + ": " + s);
-  return v;
-}
-
-// HOST:PORT, IPv6 as [X::Y]:PORT.
-Endpoint ParseHostPort(const std::string& s) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos) Usage("--connect: want HOST:PORT, got " + s);
-  std::string host = s.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return Endpoint{ParseIp(host, "--connect"), static_cast<std::uint16_t>(ParseNumber(s.substr(colon + 1), "--connect port", 65535))};
-}
-
-Args ParseArgs(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--busy-poll") {
-      a.busy_poll = true;
-      continue;
-    }
-    if (flag == "--mptcp") {
-      a.mptcp = true;
-      continue;
-    }
-    if (flag == "--zero-copy") {
-      a.zero_copy = true;
-      continue;
-    }
-    if (flag == "--no-hash") {
-      a.app.hash = false;
-      continue;
-    }
-    if (flag == "--wait-stdin") {
-      a.wait_stdin = true;
-      continue;
-    }
-    if (i + 1 >= argc) Usage(flag + " needs a value");
-    const std::string v = argv[++i];
-    if (flag == "--vdev") a.eal.vdevs.push_back(v);
-    else if (flag == "--dev") a.dev = v;
-    else if (flag == "--ip") a.stack.iface.ipv4 = ParseCidr(v, "--ip", true);
-    else if (flag == "--ip6") a.stack.iface.ipv6 = ParseCidr(v, "--ip6", false);
-    else if (flag == "--gw") a.stack.iface.ipv4_gateway = ParseIp(v, "--gw");
-    else if (flag == "--gw6") a.stack.iface.ipv6_gateway = ParseIp(v, "--gw6");
-    else if (flag == "--pcap") a.pcap = v;
-    else if (flag == "--eal-arg") a.eal.extra_args.push_back(v);
-    else if (flag == "--mode") {
-      const auto m = tools::ParseAppMode(v);
-      if (!m) Usage("--mode: one of ping, echo, sink, source, rr; got " + v);
-      a.app.mode = *m;
-    } else if (flag == "--port") a.app.port = static_cast<std::uint16_t>(ParseNumber(v, "--port", 65535));
-    else if (flag == "--connect") a.app.connect = ParseHostPort(v);
-    else if (flag == "--bytes") a.app.bytes = ParseNumber(v, "--bytes", UINT64_MAX);
-    else if (flag == "--count") a.app.count = ParseNumber(v, "--count", UINT32_MAX);
-    else if (flag == "--size") a.app.size = ParseNumber(v, "--size", 1 << 20);
-    else Usage("unknown option " + flag);
-  }
-  if (a.eal.vdevs.empty() && a.dev.empty()) Usage("give a --vdev (or --dev for a PCI port with --eal-arg)");
-  if (a.dev.empty()) a.dev = a.eal.vdevs.front().substr(0, a.eal.vdevs.front().find(','));
-  if (!a.stack.iface.ipv4 && !a.stack.iface.ipv6) Usage("give --ip and/or --ip6");
-  const AppMode m = a.app.mode;
-  if (m == AppMode::kRr && !a.app.connect) Usage("--mode rr needs --connect");
-  if (m == AppMode::kEcho && a.app.connect) Usage("--mode echo is a server: give --port, not --connect");
-  if (m != AppMode::kPing && !a.app.connect && a.app.port == 0) Usage("--mode needs --port N (server) or --connect HOST:PORT");
-  // Echo and rr move small messages: Nagle would hold them behind the previous one's ACK.
-  if (m == AppMode::kEcho || m == AppMode::kRr) a.stack.tcp.nodelay = true;
-  return a;
-}
+using braid::ustack::tools::Args;
+using braid::ustack::tools::PortSet;
 
 Instant Now() {
   timespec ts{};
@@ -206,23 +90,29 @@ bool SignalArrived(int sfd, std::int64_t timeout_us) {
   return false;
 }
 
-void PrintCounters(Stack& stack, const DpdkPort& port) {
-  const auto& c = stack.iface().counters();
-  std::printf("counters rx_frames=%llu tx_frames=%llu arp_replies=%llu nd_advertisements=%llu echo_replies=%llu "
-              "tcp_in=%llu tcp_out=%llu port_tx_full=%llu\n",
-              static_cast<unsigned long long>(c.rx_frames), static_cast<unsigned long long>(c.tx_frames),
-              static_cast<unsigned long long>(c.arp_replies), static_cast<unsigned long long>(c.nd_advertisements),
-              static_cast<unsigned long long>(c.echo_replies), static_cast<unsigned long long>(c.tcp_in),
-              static_cast<unsigned long long>(c.tcp_out), static_cast<unsigned long long>(port.stats().tx_full));
-  // What the driver lost on its own: tests use it to tell path loss from our bugs.
-  const DpdkPortDriverStats d = port.driver_stats();
-  std::printf("driver imissed=%llu ierrors=%llu oerrors=%llu rx_nombuf=%llu\n", static_cast<unsigned long long>(d.imissed),
-              static_cast<unsigned long long>(d.ierrors), static_cast<unsigned long long>(d.oerrors),
-              static_cast<unsigned long long>(d.rx_nombuf));
-  for (std::size_t i = 0; i < static_cast<std::size_t>(IfaceDrop::kCount); ++i) {
-    if (stack.iface().drops()[i] != 0) {
-      std::printf("drop %s=%llu\n", IfaceDropName(static_cast<IfaceDrop>(i)),
-                  static_cast<unsigned long long>(stack.iface().drops()[i]));
+void PrintCounters(Stack& stack, const PortSet& ports) {
+  // Interface 0's lines keep their one-port form; the others are prefixed "ifN ".
+  for (std::size_t n = 0; n < ports.size(); ++n) {
+    const std::string pre = n == 0 ? "" : "if" + std::to_string(n) + " ";
+    Interface& iface = stack.iface(n);
+    const DpdkPort& port = ports.port(n);
+    const auto& c = iface.counters();
+    std::printf("%scounters rx_frames=%llu tx_frames=%llu arp_replies=%llu nd_advertisements=%llu echo_replies=%llu "
+                "tcp_in=%llu tcp_out=%llu port_tx_full=%llu\n",
+                pre.c_str(), static_cast<unsigned long long>(c.rx_frames), static_cast<unsigned long long>(c.tx_frames),
+                static_cast<unsigned long long>(c.arp_replies), static_cast<unsigned long long>(c.nd_advertisements),
+                static_cast<unsigned long long>(c.echo_replies), static_cast<unsigned long long>(c.tcp_in),
+                static_cast<unsigned long long>(c.tcp_out), static_cast<unsigned long long>(port.stats().tx_full));
+    // What the driver lost on its own: tests use it to tell path loss from our bugs.
+    const DpdkPortDriverStats d = port.driver_stats();
+    std::printf("%sdriver imissed=%llu ierrors=%llu oerrors=%llu rx_nombuf=%llu\n", pre.c_str(),
+                static_cast<unsigned long long>(d.imissed), static_cast<unsigned long long>(d.ierrors),
+                static_cast<unsigned long long>(d.oerrors), static_cast<unsigned long long>(d.rx_nombuf));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(IfaceDrop::kCount); ++i) {
+      if (iface.drops()[i] != 0) {
+        std::printf("%sdrop %s=%llu\n", pre.c_str(), IfaceDropName(static_cast<IfaceDrop>(i)),
+                    static_cast<unsigned long long>(iface.drops()[i]));
+      }
     }
   }
   for (std::size_t i = 0; i < static_cast<std::size_t>(TcpCounter::kCount); ++i) {
@@ -250,7 +140,7 @@ void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = ParseArgs(argc, argv);
+  const Args args = tools::ParseArgs(argc, argv);
 
   sigset_t stop;
   sigemptyset(&stop);
@@ -269,16 +159,10 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     Eal& eal = Eal::Init(args.eal);
-    DpdkPort port(eal, DpdkPortOptions{.name = args.dev});
-    std::unique_ptr<PcapWriter> pcap;
-    Device* dev = &port;
-    if (!args.pcap.empty()) {
-      timespec wall{};
-      clock_gettime(CLOCK_REALTIME, &wall);
-      const std::int64_t epoch = static_cast<std::int64_t>(wall.tv_sec) * 1'000'000 + wall.tv_nsec / 1000 - Now().micros;
-      pcap = std::make_unique<PcapWriter>(port, args.pcap, epoch);
-      dev = pcap.get();
-    }
+    timespec wall{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const std::int64_t epoch = static_cast<std::int64_t>(wall.tv_sec) * 1'000'000 + wall.tv_nsec / 1000 - Now().micros;
+    PortSet ports(eal, args.ports, epoch);
     // Declared before the stack, so buffers still queued in it are freed before their pool.
     std::unique_ptr<MbufBufferPool> buffers;
     AppOptions app_options = args.app;
@@ -290,9 +174,22 @@ int main(int argc, char** argv) {
         return buffers->Make(data.size(), [&](std::span<std::uint8_t> out) { std::memcpy(out.data(), data.data(), data.size()); });
       };
     }
-    Stack stack(*dev, args.stack, IsnGenerator::Random());
+    Stack stack(ports.device(0), args.stack, IsnGenerator::Random());
+    for (std::size_t i = 1; i < ports.size(); ++i) stack.AddInterface(ports.device(i), args.ports[i].iface);
     std::unique_ptr<mptcp::MptcpStack> mp;
-    if (args.mptcp) mp = std::make_unique<mptcp::MptcpStack>(stack);
+    if (args.mptcp) {
+      mp = std::make_unique<mptcp::MptcpStack>(stack, tools::MptcpConfigFrom(args));
+      app_options.subflows = [&mp](SocketId id) { return tools::SubflowReports(*mp, id); };
+    }
+    std::vector<tools::LinkMonitor::Link> links;
+    for (std::size_t i = 0; i < ports.size(); ++i) links.push_back({&ports.port(i), args.ports[i].kernel_iface});
+    tools::LinkMonitor link_monitor(std::move(links), Duration::Millis(args.link_poll_ms));
+    const auto on_link = [&](std::size_t i, bool up) {
+      std::printf("{\"event\":\"link\",\"interface\":%zu,\"port\":\"%s\",\"up\":%s}\n", i, args.ports[i].dev.c_str(),
+                  up ? "true" : "false");
+      std::fflush(stdout);
+      if (mp) tools::SetPathUp(*mp, Now(), i, up);
+    };
     SocketApi& api = mp ? static_cast<SocketApi&>(*mp) : stack;
     const auto poll = [&](Instant now) { return mp ? mp->Poll(now) : stack.Poll(now); };
     const auto next_deadline = [&] { return mp ? mp->NextDeadline() : stack.NextDeadline(); };
@@ -300,8 +197,11 @@ int main(int argc, char** argv) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     });
-    std::printf("braid-ustack: port %s (driver %s) mac %s ready\n", args.dev.c_str(), port.driver_name().c_str(),
-                MacString(port.mac()).c_str());
+    // One line per port; the last one ends in "ready" (tests wait for it).
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      std::printf("braid-ustack: port %s (driver %s) mac %s%s\n", args.ports[i].dev.c_str(), ports.port(i).driver_name().c_str(),
+                  MacString(ports.port(i).mac()).c_str(), i + 1 == ports.size() ? " ready" : "");
+    }
     std::fflush(stdout);
     if (args.wait_stdin) {
       // A test configures the far side first (a net_tap interface exists only once we run).
@@ -316,6 +216,7 @@ int main(int argc, char** argv) {
     unsigned rounds = 0;
     for (;;) {
       const Instant now = Now();
+      link_monitor.Poll(now, on_link);
       const StackPollResult r = poll(now);
       const bool app_busy = app.Step(now);
       if (app.done()) {
@@ -334,9 +235,9 @@ int main(int argc, char** argv) {
     }
     if (!args.app.connect && args.app.mode != AppMode::kPing) std::printf("%s\n", app.Summary().c_str());
     if (args.app.connect && !app.ok()) status = 1;
-    PrintCounters(stack, port);
+    PrintCounters(stack, ports);
     if (mp) PrintMptcpCounters(*mp);
-    if (pcap) pcap->file().Flush();
+    ports.FlushCaptures();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "braid-ustack: %s\n", e.what());
     return 1;

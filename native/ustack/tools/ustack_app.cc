@@ -73,6 +73,8 @@ struct App::Session {
   Instant round_start{};
   std::vector<std::int64_t> latencies;
   TcpBufferPtr pending;  // source, zero-copy: a filled buffer the send queue had no room for yet
+  std::map<std::uint32_t, SubflowReport> paths;  // MPTCP: last sample per subflow id
+  Instant next_sample{};
 
   Session() { EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr); }
   std::string Digest() {
@@ -159,6 +161,7 @@ bool App::StepSession(Instant now, Session& s) {
       Finish(now, s, nullptr);
       return true;
     }
+    SampleSubflows(now, s, false);
     return false;
   }
   if (!st.exists) {
@@ -178,6 +181,7 @@ bool App::StepSession(Instant now, Session& s) {
   s.mptcp = st.mptcp;
   s.subflows = std::max(s.subflows, st.subflows);
   s.dss_checksums = st.dss_checksums;
+  SampleSubflows(now, s, false);
   bool any = false;
   const std::uint64_t in_before = s.in;
   const std::uint64_t out_before = s.out;
@@ -283,7 +287,15 @@ bool App::StepSession(Instant now, Session& s) {
   return any;
 }
 
+void App::SampleSubflows(Instant now, Session& s, bool force) {
+  constexpr std::int64_t kSampleEveryUs = 20'000;  // cheap enough while busy-polling, fresh enough to report
+  if (!opt_.subflows || !s.mptcp || (!force && now < s.next_sample)) return;
+  s.next_sample = Instant{now.micros + kSampleEveryUs};
+  for (const SubflowReport& r : opt_.subflows(s.id)) s.paths[r.id] = r;
+}
+
 void App::Finish(Instant now, Session& s, const char* error) {
+  if (stack_.Status(s.id).exists) SampleSubflows(now, s, true);
   if (error != nullptr && stack_.Status(s.id).exists) stack_.Close(s.id);
   const bool client = opt_.connect.has_value();
   std::string line = std::string("{\"event\":\"") + (client ? "result" : "connection") + "\",\"mode\":\"" +
@@ -294,6 +306,19 @@ void App::Finish(Instant now, Session& s, const char* error) {
   line += buf;
   if (s.mptcp) line += ",\"mptcp\":true,\"subflows\":" + std::to_string(s.subflows);
   if (s.dss_checksums) line += ",\"dss_checksums\":true";
+  if (!s.paths.empty()) {
+    line += ",\"paths\":[";
+    for (const auto& [id, p] : s.paths) {
+      std::snprintf(buf, sizeof buf,
+                    "{\"id\":%u,\"local_id\":%u,\"remote_id\":%u,\"backup\":%s,\"established\":%s,"
+                    "\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64,
+                    p.id, p.local_id, p.remote_id, p.backup ? "true" : "false", p.established ? "true" : "false",
+                    p.bytes_sent, p.bytes_received);
+      line += std::string(line.back() == '[' ? "" : ",") + buf + ",\"local\":\"" + FormatEndpoint(p.local) +
+              "\",\"remote\":\"" + FormatEndpoint(p.remote) + "\"}";
+    }
+    line += "]";
+  }
   if (opt_.mode == AppMode::kSink || opt_.mode == AppMode::kSource) {
     line += std::string(",\"bytes\":") + std::to_string(opt_.mode == AppMode::kSink ? s.in : s.out);
     if (opt_.hash) line += ",\"sha256\":\"" + s.Digest() + "\"";

@@ -27,6 +27,19 @@ enum class AppMode : std::uint8_t { kPing, kEcho, kSink, kSource, kRr };
 std::optional<AppMode> ParseAppMode(const std::string& s);
 const char* AppModeName(AppMode m);
 
+// One subflow of an MPTCP connection as its JSON line reports it (in "paths").
+struct SubflowReport {
+  std::uint32_t id = 0;
+  Endpoint local;
+  Endpoint remote;
+  std::uint8_t local_id = 0;   // MPTCP address ids
+  std::uint8_t remote_id = 0;
+  bool backup = false;
+  bool established = false;
+  std::uint64_t bytes_sent = 0;      // payload bytes, retransmissions included
+  std::uint64_t bytes_received = 0;
+};
+
 struct AppOptions {
   AppMode mode = AppMode::kPing;
   std::uint16_t port = 0;           // server modes: the port to listen on (all addresses)
@@ -39,6 +52,9 @@ struct AppOptions {
   // bytes, at most buffer_room of them) and Stack::SendBuffer, instead of Stack::Send copying.
   std::function<TcpBufferPtr(std::span<const std::uint8_t>)> make_buffer;
   std::size_t buffer_room = 0;
+  // MPTCP: the connection's subflows now (sampled while it runs: a subflow that is gone by the end
+  // keeps its last figures); unset for plain TCP.
+  std::function<std::vector<SubflowReport>(SocketId)> subflows;
 };
 
 class App {
@@ -64,6 +80,7 @@ class App {
 
  private:
   bool StepSession(Instant now, Session& s);
+  void SampleSubflows(Instant now, Session& s, bool force);
   void Finish(Instant now, Session& s, const char* error);
 
   SocketApi& stack_;
