@@ -31,7 +31,12 @@ std::uint32_t DssSubflow::PayloadLimit(std::uint32_t seq) const {
 
 std::uint32_t DssSubflow::AckSpace() const {
   const bool fin = conn_->pending_data_fin.count(id_) != 0;
-  return fin ? (kDssSpace + 3) & ~3u : kLenDssBase + kLenDssAck64;
+  if (fin) return (kDssSpace + 3) & ~3u;  // a signal waits for the next ACK
+  std::uint32_t n = kLenDssBase + kLenDssAck64;
+  if (auto it = conn_->signals_out.find(id_); it != conn_->signals_out.end() && !it->second.empty()) {
+    n += static_cast<std::uint32_t>(OptionLen(it->second.front()));
+  }
+  return (n + 3) & ~3u;
 }
 
 void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
@@ -62,11 +67,23 @@ void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
     conn_->pending_data_fin.erase(it);
   }
   if (out.Append(d, &seg) == wire::WireError::kOk) conn_->data_ack_sent = d.data_ack->ack;
+  // A signal on a segment without payload (never beside a mapping: it would not fit).
+  if (seg.payload.empty() && !d.mapping && !seg.has(kTcpSyn)) {
+    auto it = conn_->signals_out.find(id_);
+    if (it != conn_->signals_out.end() && !it->second.empty() &&
+        out.Append(it->second.front(), &seg) == wire::WireError::kOk) {
+      it->second.pop_front();
+    }
+  }
 }
 
 bool DssSubflow::In(const TcpRepr& seg, const ReceivedOptions& opts) {
   Msk* msk = conn_->msk.get();
-  if (msk == nullptr || !opts.has(kOptDss)) return true;
+  if (msk == nullptr) return true;
+  if (opts.has(kOptAddAddr)) conn_->signals_in.push_back({id_, opts.add_addr});
+  if (opts.has(kOptRemoveAddr)) conn_->signals_in.push_back({id_, opts.remove_addr});
+  if (opts.has(kOptMpPrio)) conn_->signals_in.push_back({id_, opts.prio});
+  if (!opts.has(kOptDss)) return true;
   const Dss& d = opts.dss;
   if (d.mapping) {
     DssMapping m = *d.mapping;
