@@ -743,6 +743,7 @@ void MptcpStack::SetPathUp(Instant now, std::size_t iface, bool up) {
   path_up_[iface] = up;
   for (auto& [id, c] : conns_) {
     if (!c.pm || c.subflows_closed) continue;
+    const bool had = std::any_of(c.info.begin(), c.info.end(), [&](const auto& kv) { return kv.second.local_id == iface; });
     bool removed = false;
     c.pm->OnPathChange(now, static_cast<std::uint8_t>(iface), up);
     for (const PmAction& a : c.pm->TakeActions()) {
@@ -750,12 +751,9 @@ void MptcpStack::SetPathUp(Instant now, std::size_t iface, bool up) {
       CarryOut(now, c, a);
     }
     if (up) continue;
-    bool had = false;
     std::vector<SubflowId> gone;
     for (const auto& [sf, info] : c.info) {
-      if (info.local_id != iface) continue;
-      had = true;
-      if (sf != DssHook::kInitialSubflow) gone.push_back(sf);
+      if (info.local_id == iface && sf != DssHook::kInitialSubflow) gone.push_back(sf);
     }
     for (SubflowId sf : gone) CloseSubflow(now, c, sf);
     // The peer learns it too, also for an address never announced (as Linux does for an endpoint
