@@ -405,6 +405,34 @@ TEST(MptcpMultipath, PathDownClosesItsSubflowsTellsThePeerAndComesBack) {
   EXPECT_GT(j->bytes_sent, path1_at_up + 100'000u);
 }
 
+// An ADD_ADDR whose HMAC does not prove knowledge of both keys is dropped and counted, and
+// nothing joins the address it names (RFC 8684 3.4.1).
+TEST(MptcpMultipath, AddAddrWithAWrongHmacIsDropped) {
+  const LinkFaults f = Shaped(20'000'000, Duration::Millis(5));
+  TwoPaths net(f, f, 6, ClientNoSubflow(), ServerNoSignal());
+  Transfer t(net, 500'000, 500'000, 6);
+  bool forged = false;
+  t.during = [&] {
+    if (forged || t.server.id == kNoSocket || !net.b().IsMptcp(t.server.id)) return;
+    auto* hook = dynamic_cast<DssHook*>(net.b().stack().connection(t.server.id)->option_hook());
+    ASSERT_NE(hook, nullptr);
+    const auto& st = *hook->conn();
+    AddAddr a;
+    a.address_id = 1;
+    a.address = IpAddress::V4(198, 18, 1, 2);
+    a.hmac = AddAddrHmac(st.local_key->key, st.remote_key->key, a.address_id, a.address, std::nullopt) ^ 0x100;
+    hook->conn()->signals_out[DssHook::kInitialSubflow].push_back(a);
+    forged = true;
+  };
+  ASSERT_TRUE(net.RunUntil([&] { return t.done(); }));
+  t.ExpectIntact();
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(net.a().path_counters().Get(PathCounter::kAddAddrDrop), 1u);
+  EXPECT_EQ(net.a().path_counters().Get(PathCounter::kAddAddr), 0u);
+  EXPECT_EQ(net.a().path_counters().Get(PathCounter::kEchoAddTx), 0u);
+  EXPECT_EQ(net.a().path_counters().Get(PathCounter::kMpJoinSynTx), 0u);
+}
+
 struct LossyCase {
   std::uint64_t seed;
   double loss;
