@@ -130,6 +130,8 @@ bool JoinHook::OnSegmentIn(const TcpRepr& seg, TcpState state) {
     p.backup = backup_ || local_backup_;
     c.msk->AddSubflow(dss_->id(), p);
     c.ack_owed.insert(dss_->id());
+  } else if (opts.has(kOptMpjAck)) {
+    c.ack_owed.insert(dss_->id());  // the third ACK again: our fourth ACK was lost, send another
   }
   return dss_->In(seg, opts);
 }

@@ -141,6 +141,9 @@ std::optional<Instant> MptcpStack::NextDeadline() const {
       if (at.micros == std::numeric_limits<std::int64_t>::max()) continue;
       if (!next || at < *next) next = at;
     }
+    for (const auto& [sf, info] : c.info) {
+      if (info.third_ack_at && (!next || *info.third_ack_at < *next)) next = info.third_ack_at;
+    }
   }
   return next;
 }
@@ -179,6 +182,22 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     }
     auto* join = dynamic_cast<JoinHook*>(t->option_hook());
     const bool joined = join == nullptr || join->joined();
+    // RFC 8684 3.2: the third ACK must arrive; until the peer confirms it (its fourth ACK) it is
+    // repeated with the subflow's RTO, doubling (Linux retransmits it the same way).
+    if (join != nullptr && join->active() && !joined && t->state() == TcpState::kEstablished) {
+      const Duration rto = t->rtt().rto();
+      if (!info.third_ack_at) {
+        info.third_ack_at = now + rto;
+      } else if (now >= *info.third_ack_at) {
+        t->RequestAck();
+        ++info.third_ack_repeats;
+        std::int64_t d = rto.micros;
+        for (int i = 0; i < info.third_ack_repeats && d < Duration::Millis(60000).micros; ++i) d *= 2;
+        info.third_ack_at = now + Duration{d};
+      }
+    } else {
+      info.third_ack_at.reset();
+    }
     if (joined && join != nullptr && c.pm && !info.pm_known) {
       c.pm->OnSubflowEstablished(now, sf, info.pm_local, info.remote_id, info.local_backup);
       info.pm_known = true;

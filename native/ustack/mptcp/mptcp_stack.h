@@ -170,6 +170,8 @@ class MptcpStack : public SocketApi {
     bool remote_backup = false;  // the peer's B flag or MP_PRIO
     bool stale = false;
     bool path_down_reinjected = false;
+    std::optional<Instant> third_ack_at;  // active join, not yet confirmed: repeat the third ACK then
+    int third_ack_repeats = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
   };

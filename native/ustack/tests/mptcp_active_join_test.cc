@@ -137,6 +137,42 @@ TEST(MptcpActiveJoin, ThirdAckRepeatsUntilTheFourthAckThenDss) {
   EXPECT_TRUE(o.has(kOptDss));
 }
 
+// The passive side answers a repeated third ACK (its fourth ACK was lost) with another ACK.
+TEST(MptcpActiveJoin, PassiveSideOwesAnAckForARepeatedThirdAck) {
+  auto conn = Connection();  // here: the passive side's connection (its key is kLocalKey)
+  JoinCounters counters;
+  JoinHook passive(conn, 5, counters);
+  passive.set_local(1, false);
+  Segment syn;
+  syn.repr.flags = kTcpSyn;
+  syn.repr.seq = 100;
+  MpJoinSyn j;
+  j.token = TokenOf(kLocalKey);
+  j.nonce = kRemoteNonce;
+  j.address_id = 3;
+  ASSERT_EQ(syn.options.Append(j, &syn.repr), wire::WireError::kOk);
+  ASSERT_TRUE(passive.OnSegmentIn(syn.repr, TcpState::kSynReceived));
+  EXPECT_EQ(passive.remote_id(), 3);
+  TcpRepr synack;
+  synack.flags = kTcpSyn | kTcpAck;
+  passive.OnSegmentOut(synack, TcpState::kSynReceived);
+  ReceivedOptions o;
+  ParseOptions(synack, &o);
+  ASSERT_TRUE(o.has(kOptMpjSynAck));
+  EXPECT_EQ(o.mpj_synack.address_id, 1);
+  Segment ack;
+  ack.repr.flags = kTcpAck;
+  ack.repr.seq = 101;
+  MpJoinAck ja;
+  ja.hmac = JoinThirdAckHmac(kRemoteKey, kLocalKey, kRemoteNonce, o.mpj_synack.nonce);
+  ASSERT_EQ(ack.options.Append(ja, &ack.repr), wire::WireError::kOk);
+  ASSERT_TRUE(passive.OnSegmentIn(ack.repr, TcpState::kSynReceived));
+  EXPECT_EQ(conn->ack_owed.count(5), 1u);
+  conn->ack_owed.clear();
+  ASSERT_TRUE(passive.OnSegmentIn(ack.repr, TcpState::kEstablished));
+  EXPECT_EQ(conn->ack_owed.count(5), 1u);
+}
+
 // A signal waiting for the subflow rides on its next segment without payload, not beside data.
 TEST(MptcpActiveJoin, SignalsRideOnPureAcksOnly) {
   auto conn = Connection();
