@@ -73,6 +73,8 @@ class DssSubflow {
   // Option bytes on a segment without payload: the DATA_ACK, or a whole DSS when a DATA_FIN alone
   // waits to go (padded to 4), plus the next signal waiting for this subflow.
   std::uint32_t AckSpace() const;
+  const Option* NextSignal() const;  // the next signal waiting for this subflow, or null
+  bool SignalAlone() const;          // it does not fit beside the DATA_ACK: it goes alone
   void Out(TcpRepr& seg, OptionBuffer& out);
   // False: a protocol error (the subflow resets).
   bool In(const TcpRepr& seg, const ReceivedOptions& opts);

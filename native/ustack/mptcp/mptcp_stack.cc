@@ -281,7 +281,10 @@ void MptcpStack::Pump(Instant now, Conn& c) {
   for (auto q = c.state->signals_out.begin(); q != c.state->signals_out.end();) {
     const auto sit = c.subflows.find(q->first);
     TcpConnection* t = sit == c.subflows.end() ? nullptr : stack_.connection(sit->second);
-    if (t == nullptr || q->second.empty()) {
+    const TcpState ts = t == nullptr ? TcpState::kClosed : t->state();
+    const bool can_ack = ts == TcpState::kEstablished || ts == TcpState::kCloseWait ||
+                         ts == TcpState::kFinWait1 || ts == TcpState::kFinWait2;
+    if (!can_ack || q->second.empty()) {
       q = c.state->signals_out.erase(q);
       continue;
     }

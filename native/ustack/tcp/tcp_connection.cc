@@ -835,6 +835,7 @@ bool TcpConnection::Dispatch(Instant now, const TcpEmit& emit) {
   switch (state_) {
     case TcpState::kClosed:
     case TcpState::kListen:
+      bare_ack_owed_ = false;  // nothing to acknowledge any more
       return true;
     case TcpState::kSynSent:
     case TcpState::kSynReceived: {

@@ -203,5 +203,27 @@ TEST(MptcpActiveJoin, SignalsRideOnPureAcksOnly) {
   EXPECT_TRUE(conn->signals_out[DssHook::kInitialSubflow].empty());
 }
 
+// An IPv6 ADD_ADDR (28 bytes) does not fit beside the DATA_ACK and timestamps: it goes alone.
+TEST(MptcpActiveJoin, LargeSignalGoesAloneOnItsAck) {
+  auto conn = Connection();
+  DssSubflow dss(conn, DssHook::kInitialSubflow);
+  AddAddr a;
+  a.address_id = 2;
+  a.address.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  a.hmac = 7;
+  conn->signals_out[DssHook::kInitialSubflow].push_back(a);
+  EXPECT_EQ(dss.AckSpace(), 28u);
+  TcpRepr bare;
+  bare.flags = kTcpAck;
+  OptionBuffer out;
+  dss.Out(bare, out);
+  ReceivedOptions o;
+  ParseOptions(bare, &o);
+  ASSERT_TRUE(o.has(kOptAddAddr));
+  EXPECT_FALSE(o.has(kOptDss));
+  EXPECT_EQ(o.add_addr.address, a.address);
+  EXPECT_EQ(dss.AckSpace(), 12u);  // back to the DATA_ACK alone
+}
+
 }  // namespace
 }  // namespace braid::ustack::mptcp
