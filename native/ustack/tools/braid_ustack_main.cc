@@ -135,6 +135,11 @@ void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
   for (const auto& [name, v] : joins) {
     if (v != 0) std::printf("mptcp %s=%llu\n", name, static_cast<unsigned long long>(v));
   }
+  const mptcp::PathCounters& p = mp.path_counters();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(mptcp::PathCounter::kCount); ++i) {
+    const auto c = static_cast<mptcp::PathCounter>(i);
+    if (p.Get(c) != 0) std::printf("mptcp %s=%llu\n", mptcp::PathCounterName(c), static_cast<unsigned long long>(p.Get(c)));
+  }
 }
 
 }  // namespace
