@@ -26,7 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
@@ -53,6 +53,10 @@ const S = (): Site => {
   return site;
 };
 
+// braid-ustack processes of the running case: a failed case must not leave one answering (RST) on
+// the shared veths for the next.
+const running: UstackProcess[] = [];
+
 const inLinux = (argv: string[]): string[] => ['ip', 'netns', 'exec', S().linuxNs, ...argv];
 
 async function ustack(name: string, args: string[]): Promise<{ proc: UstackProcess; pcaps: string[] }> {
@@ -61,6 +65,7 @@ async function ustack(name: string, args: string[]): Promise<{ proc: UstackProce
     '--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK[0]}/24`, '--gw', LINUX[0]!, '--pcap', pcaps[0]!,
     '--vdev', 'net_af_packet1,iface=us1', '--ip', `${STACK[1]}/24`, '--gw', LINUX[1]!, '--pcap', pcaps[1]!,
     ...args]);
+  running.push(proc);
   await proc.ready();
   return { proc, pcaps };
 }
@@ -217,6 +222,11 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
       await must(inLinux(['sh', '-c', `echo 1 > /sys/class/net/ul${i}/queues/rx-0/rps_cpus`]));
     }
     Object.assign(s, makeInput(s.dir, PATH_SIZE));
+  });
+
+  afterEach(async () => {
+    for (const p of running.splice(0)) await p.stop();
+    await sh(inLinux(['ip', 'link', 'set', 'ul1', 'up']));
   });
 
   after(async () => {
