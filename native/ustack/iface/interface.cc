@@ -127,7 +127,8 @@ void Interface::OnIpv4(std::span<const std::uint8_t> packet) {
     default: return Drop(IfaceDrop::kIpv4Malformed);
   }
   if (IsV4Broadcast(ip.src) || IsV4Multicast(ip.src)) return Drop(IfaceDrop::kIpv4BadSource);
-  if (!cfg_.ipv4 || ip.dst != cfg_.ipv4->addr) {
+  const bool other_iface = ip.protocol == kIpProtoTcp && IsHostAddress(ip.dst);
+  if ((!cfg_.ipv4 || ip.dst != cfg_.ipv4->addr) && !other_iface) {
     if (IsV4Broadcast(ip.dst) || IsV4Multicast(ip.dst)) {
       if (ip.protocol == kIpProtoIcmp) return Drop(IfaceDrop::kIcmpEchoToMulticast);
     }
@@ -157,7 +158,8 @@ void Interface::OnIpv6(std::span<const std::uint8_t> packet) {
   Ipv6Repr ip;
   if (Ipv6Repr::Parse(packet, &ip) != WireError::kOk) return Drop(IfaceDrop::kIpv6Malformed);
   if (IsMulticast(ip.src)) return Drop(IfaceDrop::kIpv6BadSource);
-  if (!IsOurAddress(ip.dst) && !IsOurMulticast(ip.dst)) return Drop(IfaceDrop::kIpv6NotForUs);
+  const bool other_iface = ip.next_header == kIpProtoTcp && IsHostAddress(ip.dst);
+  if (!IsOurAddress(ip.dst) && !IsOurMulticast(ip.dst) && !other_iface) return Drop(IfaceDrop::kIpv6NotForUs);
   switch (ip.next_header) {
     case kIpProtoIcmpv6: return OnIcmpv6(ip.src, ip.dst, ip.hop_limit, ip.payload);
     case kIpProtoTcp:

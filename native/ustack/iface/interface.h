@@ -63,6 +63,9 @@ class Interface {
   // Incoming TCP goes here; the Repr's spans point into the received frame and are valid only
   // during the call. The handler may call SendTcp.
   void set_tcp_handler(TcpHandler handler) { tcp_handler_ = std::move(handler); }
+  // Unicast addresses of the same host on other interfaces, accepted here too (the weak host
+  // model, Linux's default: an MPTCP subflow may reach an address over another path's link).
+  void set_host_address_filter(std::function<bool(const IpAddress&)> f) { host_address_ = std::move(f); }
 
   // Processes up to `budget` received frames, then the neighbour timers. Returns the frames read.
   std::size_t Poll(Instant now, std::size_t budget = 64);
@@ -75,6 +78,7 @@ class Interface {
   std::optional<Instant> NextDeadline() const { return neighbors_.NextDeadline(); }
 
   bool IsOurAddress(const IpAddress& ip) const;
+  bool IsHostAddress(const IpAddress& ip) const { return host_address_ && host_address_(ip); }
   const IpAddress& link_local() const { return link_local_; }
   const InterfaceCounters& counters() const { return counters_; }
   const IfaceDropCounters& drops() const { return drops_; }
@@ -110,6 +114,7 @@ class Interface {
   IpAddress link_local_;
   NeighborCache neighbors_;
   TcpHandler tcp_handler_;
+  std::function<bool(const IpAddress&)> host_address_;
   Instant now_{};
   std::uint16_t next_ident_ = 1;
   std::vector<std::uint8_t> tx_;

@@ -29,14 +29,42 @@ std::uint32_t DssSubflow::PayloadLimit(std::uint32_t seq) const {
   return m->ssn + m->length - ssn;
 }
 
+namespace {
+// A signal too large to share a segment with the DATA_ACK (and timestamps) goes alone on its pure
+// ACK, as Linux drops the other suboptions for an IPv6 ADD_ADDR or one with a port.
+constexpr std::uint32_t kSignalRoom = 40 - 12;  // TCP option space less timestamps
+std::uint32_t Align4(std::uint32_t n) { return (n + 3) & ~3u; }
+}  // namespace
+
+const Option* DssSubflow::NextSignal() const {
+  auto it = conn_->signals_out.find(id_);
+  return it == conn_->signals_out.end() || it->second.empty() ? nullptr : &it->second.front();
+}
+
+bool DssSubflow::SignalAlone() const {
+  const Option* sig = NextSignal();
+  return sig != nullptr && kLenDssBase + kLenDssAck64 + OptionLen(*sig) > kSignalRoom;
+}
+
 std::uint32_t DssSubflow::AckSpace() const {
   const bool fin = conn_->pending_data_fin.count(id_) != 0;
-  return fin ? (kDssSpace + 3) & ~3u : kLenDssBase + kLenDssAck64;
+  if (fin) return Align4(kDssSpace);  // a signal waits for the next ACK
+  const Option* sig = NextSignal();
+  if (sig == nullptr) return kLenDssBase + kLenDssAck64;
+  if (SignalAlone()) return Align4(static_cast<std::uint32_t>(OptionLen(*sig)));
+  return Align4(kLenDssBase + kLenDssAck64 + static_cast<std::uint32_t>(OptionLen(*sig)));
 }
 
 void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
   Msk* msk = conn_->msk.get();
   if (msk == nullptr) return;
+  const bool bare = seg.payload.empty() && !seg.has(kTcpSyn) && conn_->pending_data_fin.count(id_) == 0;
+  if (bare && SignalAlone()) {
+    // Alone on this ACK; dropped if it cannot go at all, or it would be asked for forever.
+    out.Append(*NextSignal(), &seg);
+    conn_->signals_out[id_].pop_front();
+    return;
+  }
   Dss d;
   d.data_ack = msk->data_ack();
   d.ack64 = true;
@@ -62,11 +90,25 @@ void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
     conn_->pending_data_fin.erase(it);
   }
   if (out.Append(d, &seg) == wire::WireError::kOk) conn_->data_ack_sent = d.data_ack->ack;
+  // A signal on a segment without payload (never beside a mapping: it would not fit).
+  if (seg.payload.empty() && !d.mapping && !seg.has(kTcpSyn)) {
+    auto it = conn_->signals_out.find(id_);
+    if (it != conn_->signals_out.end() && !it->second.empty()) {
+      // Dropped too when it does not fit (a SACK block took the room): signals are best effort,
+      // ADD_ADDR is repeated until echoed.
+      out.Append(it->second.front(), &seg);
+      it->second.pop_front();
+    }
+  }
 }
 
 bool DssSubflow::In(const TcpRepr& seg, const ReceivedOptions& opts) {
   Msk* msk = conn_->msk.get();
-  if (msk == nullptr || !opts.has(kOptDss)) return true;
+  if (msk == nullptr) return true;
+  if (opts.has(kOptAddAddr)) conn_->signals_in.push_back({id_, opts.add_addr});
+  if (opts.has(kOptRemoveAddr)) conn_->signals_in.push_back({id_, opts.remove_addr});
+  if (opts.has(kOptMpPrio)) conn_->signals_in.push_back({id_, opts.prio});
+  if (!opts.has(kOptDss)) return true;
   const Dss& d = opts.dss;
   if (d.mapping) {
     DssMapping m = *d.mapping;

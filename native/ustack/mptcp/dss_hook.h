@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include "ustack/mptcp/msk.h"
 #include "ustack/mptcp/subflow_hook.h"
@@ -50,6 +51,15 @@ struct MptcpConnState {
     std::uint16_t csum = 0;
   };
   std::map<SubflowId, std::deque<TxChecksum>> tx_checksums;
+  // Path-manager signals (RFC 8684 3.4 ADD_ADDR / REMOVE_ADDR, 3.3.8 MP_PRIO). Outgoing ones ride,
+  // one per segment, on a subflow's next segment without payload (as Linux: they do not fit next
+  // to a full DSS); received ones wait for the owner (MptcpStack), which checks and acts on them.
+  std::map<SubflowId, std::deque<Option>> signals_out;
+  struct SignalIn {
+    SubflowId subflow = 0;
+    Option option;
+  };
+  std::vector<SignalIn> signals_in;
   bool checksums() const { return msk != nullptr && msk_config.checksums; }
 };
 
@@ -61,8 +71,10 @@ class DssSubflow {
   void OnSynIn(const TcpRepr& syn);   // the peer's: its window scale
   std::uint32_t PayloadLimit(std::uint32_t seq) const;
   // Option bytes on a segment without payload: the DATA_ACK, or a whole DSS when a DATA_FIN alone
-  // waits to go (padded to 4).
+  // waits to go (padded to 4), plus the next signal waiting for this subflow.
   std::uint32_t AckSpace() const;
+  const Option* NextSignal() const;  // the next signal waiting for this subflow, or null
+  bool SignalAlone() const;          // it does not fit beside the DATA_ACK: it goes alone
   void Out(TcpRepr& seg, OptionBuffer& out);
   // False: a protocol error (the subflow resets).
   bool In(const TcpRepr& seg, const ReceivedOptions& opts);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
+#include <variant>
 
 #include "ustack/mptcp/dss_checksum.h"
 #include "ustack/tcp/seq.h"
@@ -19,7 +21,7 @@ std::unique_ptr<TcpOptionHook> MptcpStack::MakeHook(SubflowHook::Role role) {
   return std::make_unique<DssHook>(ctx_, role, owner, std::move(state));
 }
 
-std::unique_ptr<TcpOptionHook> MptcpStack::ListenerHook(const TcpRepr& syn) {
+std::unique_ptr<TcpOptionHook> MptcpStack::ListenerHook(const FourTuple& tuple, const TcpRepr& syn) {
   ReceivedOptions opts;
   ParseOptions(syn, &opts);
   if (!opts.has(kOptMpjSyn)) return MakeHook(SubflowHook::Role::kServer);
@@ -29,8 +31,22 @@ std::unique_ptr<TcpOptionHook> MptcpStack::ListenerHook(const TcpRepr& syn) {
     if (auto it = by_owner_.find(*owner); it != by_owner_.end()) state = it->second.lock();
   }
   if (state && (!state->msk || state->fallback || !state->local_key || !state->remote_key)) state.reset();
+  const auto local_id = static_cast<std::uint8_t>(stack_.InterfaceOf(tuple.local.addr).value_or(0));
+  if (state) {
+    // The path manager decides (subflow limit, path down); before the application accepted the
+    // connection there is none yet, only the path's state.
+    Conn* c = state->socket == kNoSocket ? nullptr : Find(state->socket);
+    const bool accept = c != nullptr && c->pm ? c->pm->OnJoinRequest(local_id) == JoinDecision::kAccept
+                                              : PathUp(local_id);
+    if (!accept) {
+      path_counters_.Inc(PathCounter::kMpJoinRejected);
+      state.reset();
+    }
+  }
   const SubflowId id = state ? state->next_subflow++ : 0;
-  return std::make_unique<JoinHook>(std::move(state), id, join_counters_);
+  auto hook = std::make_unique<JoinHook>(std::move(state), id, join_counters_);
+  hook->set_local(local_id, PathAt(local_id).backup);
+  return hook;
 }
 
 MptcpStack::Conn* MptcpStack::Find(SocketId id) {
@@ -82,6 +98,12 @@ void MptcpStack::CollectAccepted() {
       continue;
     }
     c->subflows.emplace(join->dss()->id(), id);
+    Sub& info = c->info[join->dss()->id()];
+    info.local_id = join->local_id();
+    info.pm_local = join->local_id();
+    info.remote_id = join->remote_id();
+    info.local_backup = join->local_backup();
+    info.remote_backup = join->backup();
   }
 }
 
@@ -115,9 +137,13 @@ std::optional<Instant> MptcpStack::NextDeadline() const {
   if (dirty_) return Instant{std::numeric_limits<std::int64_t>::min()};
   for (const auto& [id, c] : conns_) {
     if (!UsesMsk(c)) continue;
-    const Instant at = c.state->msk->PollAt();
-    if (at.micros == std::numeric_limits<std::int64_t>::max()) continue;
-    if (!next || at < *next) next = at;
+    for (const Instant at : {c.state->msk->PollAt(), c.pm ? c.pm->NextDeadline() : Instant{INT64_MAX}}) {
+      if (at.micros == std::numeric_limits<std::int64_t>::max()) continue;
+      if (!next || at < *next) next = at;
+    }
+    for (const auto& [sf, info] : c.info) {
+      if (info.third_ack_at && (!next || *info.third_ack_at < *next)) next = info.third_ack_at;
+    }
   }
   return next;
 }
@@ -134,17 +160,63 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     const SubflowId sf = it->first;
     TcpConnection* t = stack_.connection(it->second);
     DssSubflow* dss = t ? DssOf(t->option_hook()) : nullptr;
+    Sub& info = c.info[sf];
     if (t == nullptr || dss == nullptr || t->error() != TcpError::kOk || t->state() == TcpState::kClosed) {
       // Gone before the end: what it carried and the peer did not DATA_ACK goes on the others.
       if (m.HasSubflow(sf)) m.SubflowFailed(sf);
       if (sf == DssHook::kInitialSubflow) {
         ++it;  // the socket's own subflow stays listed: its status is the connection's error
       } else {
+        if (c.pm && info.pm_known) {
+          c.pm->OnSubflowClosed(now, sf);
+        } else if (c.pm && info.active_join) {
+          path_counters_.Inc(PathCounter::kMpJoinFailed);
+          c.pm->OnSubflowCreateFailed(now, info.pm_local, info.remote_id);
+        }
         if (t != nullptr) stack_.Close(it->second);
+        c.state->signals_out.erase(sf);
+        c.info.erase(sf);
         it = c.subflows.erase(it);
       }
       continue;
     }
+    auto* join = dynamic_cast<JoinHook*>(t->option_hook());
+    const bool joined = join == nullptr || join->joined();
+    // RFC 8684 3.2: the third ACK must arrive; until the peer confirms it (its fourth ACK) it is
+    // repeated with the subflow's RTO, doubling (Linux retransmits it the same way).
+    if (join != nullptr && join->active() && !joined && t->state() == TcpState::kEstablished) {
+      const Duration rto = t->rtt().rto();
+      if (!info.third_ack_at) {
+        info.third_ack_at = now + rto;
+      } else if (now >= *info.third_ack_at) {
+        t->RequestAck();
+        ++info.third_ack_repeats;
+        std::int64_t d = rto.micros;
+        for (int i = 0; i < info.third_ack_repeats && d < Duration::Millis(60000).micros; ++i) d *= 2;
+        info.third_ack_at = now + Duration{d};
+      }
+    } else {
+      info.third_ack_at.reset();
+    }
+    if (joined && join != nullptr && c.pm && !info.pm_known) {
+      c.pm->OnSubflowEstablished(now, sf, info.pm_local, info.remote_id, info.local_backup);
+      info.pm_known = true;
+    }
+    // Stale (Linux mptcp_subflow_set_stale): RTO after RTO without progress; what it holds goes
+    // on the others. Progress (an ACK moving SND.UNA resets the count) makes it usable again.
+    const int rtos = t->consecutive_timeouts();
+    if (!info.stale && cfg_.stale_loss_cnt > 0 && rtos >= cfg_.stale_loss_cnt && m.HasSubflow(sf)) {
+      info.stale = true;
+      m.SubflowStale(sf);
+      path_counters_.Inc(PathCounter::kSubflowStale);
+    } else if (info.stale && rtos == 0) {
+      info.stale = false;
+      path_counters_.Inc(PathCounter::kSubflowRecover);
+    }
+    // On a path taken down, the socket's own subflow stays open but carries nothing.
+    const bool up = PathUp(info.local_id);
+    if (!up && !info.path_down_reinjected && m.HasSubflow(sf)) m.SubflowStale(sf);
+    info.path_down_reinjected = !up;
     for (;;) {
       const auto view = t->RecvPeek();
       const std::size_t room = std::min<std::size_t>(view.size(), m.receive_window());
@@ -152,13 +224,15 @@ void MptcpStack::Pump(Instant now, Conn& c) {
       const std::size_t n = m.OnSubflowData(sf, view.first(room));
       if (n == 0) break;
       t->RecvConsume(n);
+      info.bytes_received += n;
     }
     // New mappings only into a send buffer with room for a large one (a segment never straddles
     // two mappings, so small mappings would mean small segments).
-    const bool can_send = m.HasSubflow(sf) && (t->state() == TcpState::kEstablished || t->state() == TcpState::kCloseWait);
+    const bool can_send = m.HasSubflow(sf) && joined && !info.stale && up &&
+                          (t->state() == TcpState::kEstablished || t->state() == TcpState::kCloseWait);
     SubflowParams p;
     p.established = can_send;
-    if (auto* join = dynamic_cast<JoinHook*>(t->option_hook())) p.backup = join->backup();
+    p.backup = info.local_backup || info.remote_backup;
     p.srtt = t->rtt().srtt();
     const std::size_t free = t->send_free();
     p.send_space = can_send && free >= want ? static_cast<std::uint32_t>(free) : 0;
@@ -194,11 +268,28 @@ void MptcpStack::Pump(Instant now, Conn& c) {
           x.mapping.ssn, x.mapping.ssn + x.mapping.length, DssChecksum(x.mapping.dsn, x.mapping.ssn, len, x.data)});
     }
     const IoResult r = t->Send(x.data);
+    if (auto in = c.info.find(x.subflow); in != c.info.end()) in->second.bytes_sent += r.bytes;
     if (r.bytes != x.data.size()) {
       // The mapping's bytes must follow each other in the subflow: a short write breaks it.
       t->Abort();
       m.SubflowFailed(x.subflow);
     }
+  }
+
+  ManagePaths(now, c);
+  // Signals ride on a segment without payload (RequestBareAck: even while data flows).
+  for (auto q = c.state->signals_out.begin(); q != c.state->signals_out.end();) {
+    const auto sit = c.subflows.find(q->first);
+    TcpConnection* t = sit == c.subflows.end() ? nullptr : stack_.connection(sit->second);
+    const TcpState ts = t == nullptr ? TcpState::kClosed : t->state();
+    const bool can_ack = ts == TcpState::kEstablished || ts == TcpState::kCloseWait ||
+                         ts == TcpState::kFinWait1 || ts == TcpState::kFinWait2;
+    if (!can_ack || q->second.empty()) {
+      q = c.state->signals_out.erase(q);
+      continue;
+    }
+    t->RequestBareAck();
+    ++q;
   }
 
   // The peer's DATA_FIN reached: acknowledge it even though no TCP segment needs an ACK.
@@ -222,7 +313,8 @@ OpenResult MptcpStack::Listen(const Endpoint& local, int backlog) {
   if (!r.ok()) return r;
   accepted_[r.id];
   if (cfg_.enabled) {
-    stack_.tcp().SetOptionHookFactory(r.id, [this](const FourTuple&, const TcpRepr& syn) { return ListenerHook(syn); });
+    stack_.tcp().SetOptionHookFactory(
+        r.id, [this](const FourTuple& tuple, const TcpRepr& syn) { return ListenerHook(tuple, syn); });
   }
   return r;
 }
@@ -240,7 +332,9 @@ OpenResult MptcpStack::Connect(Instant now, const Endpoint& remote, std::uint16_
     c.state->fallback = true;
   }
   c.state->socket = r.id;
+  c.active = true;
   c.subflows.emplace(DssHook::kInitialSubflow, r.id);
+  c.info[DssHook::kInitialSubflow];
   conns_.emplace(r.id, std::move(c));
   return r;
 }
@@ -264,6 +358,7 @@ SocketId MptcpStack::Accept(SocketId listener) {
   }
   c.state->socket = id;
   c.subflows.emplace(DssHook::kInitialSubflow, id);
+  c.info[DssHook::kInitialSubflow];
   conns_.emplace(id, std::move(c));
   dirty_ = true;
   return id;
@@ -393,6 +488,345 @@ bool MptcpStack::UsesChecksums(SocketId id) const {
 const Msk* MptcpStack::msk(SocketId id) const {
   const Conn* c = Find(id);
   return c == nullptr ? nullptr : c->state->msk.get();
+}
+
+// ---- paths
+
+const char* PathCounterName(PathCounter c) {
+  switch (c) {
+#define BRAID_MPTCP_PATH_NAME(name, help) \
+  case PathCounter::k##name:              \
+    return #name;
+    BRAID_MPTCP_PATH_COUNTERS(BRAID_MPTCP_PATH_NAME)
+#undef BRAID_MPTCP_PATH_NAME
+    default:
+      return "?";
+  }
+}
+
+const char* PathCounterHelp(PathCounter c) {
+  switch (c) {
+#define BRAID_MPTCP_PATH_HELP(name, help) \
+  case PathCounter::k##name:              \
+    return help;
+    BRAID_MPTCP_PATH_COUNTERS(BRAID_MPTCP_PATH_HELP)
+#undef BRAID_MPTCP_PATH_HELP
+    default:
+      return "?";
+  }
+}
+
+PathOptions MptcpStack::PathAt(std::size_t iface) const {
+  return iface < cfg_.paths.size() ? cfg_.paths[iface] : PathOptions{};
+}
+
+std::optional<IpAddress> MptcpStack::IfaceAddress(std::size_t iface, bool v4) const {
+  if (iface >= stack_.interface_count()) return std::nullopt;
+  const InterfaceConfig& cfg = stack_.iface_config(iface);
+  if (v4) return cfg.ipv4 ? std::optional(cfg.ipv4->addr) : std::nullopt;
+  return cfg.ipv6 ? std::optional(cfg.ipv6->addr) : std::nullopt;
+}
+
+void MptcpStack::StartPm(Instant now, Conn& c) {
+  TcpConnection* first = stack_.connection(c.subflows.at(DssHook::kInitialSubflow));
+  if (first == nullptr) return;
+  // The client waits until the server confirmed MP_CAPABLE (Linux: fully established), or its
+  // joins would find no connection behind the token.
+  if (auto* h = dynamic_cast<DssHook*>(first->option_hook()); h == nullptr || h->state() != SubflowHook::State::kEstablished) {
+    return;
+  }
+  const bool v4 = first->tuple().local.addr.is_v4();
+  std::vector<LocalPath> paths;
+  for (std::size_t i = 0; i < stack_.interface_count(); ++i) {
+    const auto addr = IfaceAddress(i, v4);
+    if (!addr) continue;
+    const PathOptions o = PathAt(i);
+    paths.push_back(LocalPath{.id = static_cast<std::uint8_t>(i),
+                              .addr = Endpoint{*addr, 0},
+                              .backup = o.backup,
+                              .signal = o.signal,
+                              .subflow = o.subflow,
+                              .up = PathUp(i)});
+  }
+  const auto first_local = static_cast<std::uint8_t>(stack_.InterfaceOf(first->tuple().local.addr).value_or(0));
+  Sub& info = c.info[DssHook::kInitialSubflow];
+  info.local_id = first_local;
+  info.pm_local = first_local;
+  info.local_backup = PathAt(first_local).backup;
+  info.pm_known = true;
+  c.pm = std::make_unique<PathManager>(cfg_.pm, std::move(paths), c.active);
+  c.pm->OnEstablished(now, DssHook::kInitialSubflow, first_local, first->tuple().remote);
+}
+
+void MptcpStack::ManagePaths(Instant now, Conn& c) {
+  if (!c.pm) StartPm(now, c);
+  if (!c.pm) return;
+  for (const auto& in : std::exchange(c.state->signals_in, {})) OnSignal(now, c, in);
+  c.pm->Tick(now);
+  for (const PmAction& a : c.pm->TakeActions()) CarryOut(now, c, a);
+}
+
+void MptcpStack::OnSignal(Instant now, Conn& c, const MptcpConnState::SignalIn& in) {
+  MptcpConnState& st = *c.state;
+  if (const auto* a = std::get_if<AddAddr>(&in.option)) {
+    if (a->echo) {
+      path_counters_.Inc(PathCounter::kEchoAdd);
+      c.pm->OnAddAddrEcho(a->address_id);
+      return;
+    }
+    // RFC 8684 3.4.1: the HMAC proves the sender holds both keys; a wrong one is dropped (Linux
+    // MPTCP_MIB_ADDADDRDROP).
+    const std::uint64_t want = AddAddrHmac(st.remote_key->key, st.local_key->key, a->address_id, a->address, a->port);
+    if (want != a->hmac) {
+      path_counters_.Inc(PathCounter::kAddAddrDrop);
+      return;
+    }
+    path_counters_.Inc(PathCounter::kAddAddr);
+    TcpConnection* first = stack_.connection(c.subflows.at(DssHook::kInitialSubflow));
+    if (first == nullptr || first->tuple().remote.addr.is_v4() != a->address.is_v4()) return;  // other family
+    // Without a port the address takes the port of the initial subflow (RFC 8684 3.4.1).
+    c.pm->OnAddAddr(now, RemoteAddr{a->address_id, Endpoint{a->address, a->port.value_or(first->tuple().remote.port)}});
+    return;
+  }
+  if (const auto* r = std::get_if<RemoveAddr>(&in.option)) {
+    path_counters_.Inc(PathCounter::kRmAddr);
+    for (std::uint8_t i = 0; i < r->count; ++i) {
+      const std::uint8_t id = r->ids[i];
+      c.pm->OnRemoveAddr(now, id);
+      std::vector<SubflowId> gone;
+      for (const auto& [sf, info] : c.info) {
+        if (sf != DssHook::kInitialSubflow && info.remote_id == id && c.subflows.count(sf) != 0) gone.push_back(sf);
+      }
+      for (SubflowId sf : gone) {
+        CloseSubflow(now, c, sf);
+        path_counters_.Inc(PathCounter::kRmSubflow);
+      }
+    }
+    for (const PmAction& a : c.pm->TakeActions()) CarryOut(now, c, a);
+    return;
+  }
+  if (const auto* p = std::get_if<MpPrio>(&in.option)) {
+    // RFC 8684 3.3.8: MP_PRIO applies to the subflow it arrives on.
+    path_counters_.Inc(PathCounter::kMpPrioRx);
+    if (auto it = c.info.find(in.subflow); it != c.info.end()) it->second.remote_backup = p->backup;
+  }
+}
+
+std::optional<SubflowId> MptcpStack::Carrier(const Conn& c, int avoid_local) const {
+  for (const auto& [sf, sid] : c.subflows) {
+    TcpConnection* t = stack_.connection(sid);
+    if (t == nullptr || (t->state() != TcpState::kEstablished && t->state() != TcpState::kCloseWait)) continue;
+    auto* join = dynamic_cast<JoinHook*>(t->option_hook());
+    if (join != nullptr && !join->joined()) continue;
+    auto in = c.info.find(sf);
+    if (in == c.info.end() || in->second.stale || !PathUp(in->second.local_id)) continue;
+    if (avoid_local >= 0 && in->second.local_id == avoid_local) continue;
+    return sf;
+  }
+  return std::nullopt;
+}
+
+void MptcpStack::QueueSignal(Conn& c, SubflowId sf, Option o) { c.state->signals_out[sf].push_back(std::move(o)); }
+
+void MptcpStack::CarryOut(Instant now, Conn& c, const PmAction& a) {
+  MptcpConnState& st = *c.state;
+  switch (a.kind) {
+    case PmActionKind::kAnnounce: {
+      const auto sf = Carrier(c);
+      if (!sf) return;  // announced again when the path manager repeats it
+      AddAddr o;
+      o.address_id = a.local_id;
+      o.address = a.local.addr;
+      o.hmac = AddAddrHmac(st.local_key->key, st.remote_key->key, o.address_id, o.address, std::nullopt);
+      QueueSignal(c, *sf, o);
+      path_counters_.Inc(PathCounter::kAddAddrTx);
+      return;
+    }
+    case PmActionKind::kEchoAddAddr: {
+      const auto sf = Carrier(c);
+      if (!sf) return;
+      AddAddr o;
+      o.echo = true;
+      o.address_id = a.remote_id;
+      o.address = a.remote.addr;
+      TcpConnection* first = stack_.connection(c.subflows.at(DssHook::kInitialSubflow));
+      if (first != nullptr && a.remote.port != first->tuple().remote.port) o.port = a.remote.port;
+      QueueSignal(c, *sf, o);
+      path_counters_.Inc(PathCounter::kEchoAddTx);
+      return;
+    }
+    case PmActionKind::kRemoveAddr: {
+      const auto sf = Carrier(c, a.local_id);
+      if (!sf) return;
+      RemoveAddr o;
+      o.ids[0] = a.local_id;
+      o.count = 1;
+      QueueSignal(c, *sf, o);
+      path_counters_.Inc(PathCounter::kRmAddrTx);
+      return;
+    }
+    case PmActionKind::kCreateSubflow:
+      OpenJoin(now, c, a);
+      return;
+    case PmActionKind::kCloseSubflow:
+      CloseSubflow(now, c, a.subflow);
+      return;
+    case PmActionKind::kSetPrio: {
+      auto it = c.info.find(a.subflow);
+      if (it == c.info.end() || it->second.local_backup == a.backup) return;
+      it->second.local_backup = a.backup;
+      QueueSignal(c, a.subflow, MpPrio{a.backup});
+      path_counters_.Inc(PathCounter::kMpPrioTx);
+      return;
+    }
+  }
+}
+
+void MptcpStack::OpenJoin(Instant now, Conn& c, const PmAction& a) {
+  const bool v4 = a.remote.addr.is_v4();
+  std::size_t iface = a.local_id;
+  // Towards an announced address: from the interface on its subnet when that one is up (Linux
+  // leaves the source address to the routing table).
+  if (a.remote_id != 0) {
+    for (std::size_t i = 0; i < stack_.interface_count(); ++i) {
+      const InterfaceConfig& cfg = stack_.iface_config(i);
+      const auto& cidr = v4 ? cfg.ipv4 : cfg.ipv6;
+      if (cidr && cidr->Contains(a.remote.addr) && PathUp(i)) {
+        iface = i;
+        break;
+      }
+    }
+  }
+  const auto local = IfaceAddress(iface, v4);
+  OpenResult r{kNoSocket, TcpError::kInvalidArgument};
+  if (local && PathUp(iface)) r = stack_.ConnectFrom(now, *local, a.remote);
+  if (!r.ok()) {
+    path_counters_.Inc(PathCounter::kMpJoinSynTxConnectErr);
+    c.pm->OnSubflowCreateFailed(now, a.local_id, a.remote_id);
+    return;
+  }
+  const SubflowId sf = c.state->next_subflow++;
+  const bool backup = PathAt(iface).backup;
+  stack_.connection(r.id)->set_option_hook(std::make_unique<JoinHook>(
+      c.state, sf, join_counters_, JoinHook::Active{.local_id = static_cast<std::uint8_t>(iface), .backup = backup}));
+  c.subflows.emplace(sf, r.id);
+  Sub& info = c.info[sf];
+  info.local_id = static_cast<std::uint8_t>(iface);
+  info.pm_local = a.local_id;
+  info.remote_id = a.remote_id;
+  info.active_join = true;
+  info.local_backup = backup;
+  path_counters_.Inc(PathCounter::kMpJoinSynTx);
+}
+
+void MptcpStack::CloseSubflow(Instant now, Conn& c, SubflowId sf) {
+  if (sf == DssHook::kInitialSubflow) return;  // the socket itself: it stays (see SetPathUp)
+  auto it = c.subflows.find(sf);
+  if (it == c.subflows.end()) return;
+  const Sub info = c.info[sf];
+  if (c.state->msk && c.state->msk->HasSubflow(sf)) c.state->msk->RemoveSubflow(sf);
+  if (stack_.connection(it->second) != nullptr) {
+    stack_.Abort(it->second);
+    stack_.Close(it->second);
+  }
+  if (c.pm && info.pm_known) {
+    c.pm->OnSubflowClosed(now, sf);
+  } else if (c.pm && info.active_join) {
+    c.pm->OnSubflowCreateFailed(now, info.pm_local, info.remote_id);
+  }
+  c.state->signals_out.erase(sf);
+  c.state->pending_data_fin.erase(sf);
+  c.info.erase(sf);
+  c.subflows.erase(it);
+  dirty_ = true;
+}
+
+void MptcpStack::SetPathBackup(Instant now, std::size_t iface, bool backup) {
+  if (cfg_.paths.size() <= iface) cfg_.paths.resize(iface + 1);
+  cfg_.paths[iface].backup = backup;
+  for (auto& [id, c] : conns_) {
+    if (!c.pm || c.subflows_closed) continue;
+    c.pm->SetBackup(now, static_cast<std::uint8_t>(iface), backup);
+    for (const PmAction& a : c.pm->TakeActions()) CarryOut(now, c, a);
+    // Subflows the path manager files under another path (a join routed to this interface).
+    for (auto& [sf, info] : c.info) {
+      if (info.local_id != iface || info.local_backup == backup || c.subflows.count(sf) == 0) continue;
+      info.local_backup = backup;
+      QueueSignal(c, sf, MpPrio{backup});
+      path_counters_.Inc(PathCounter::kMpPrioTx);
+    }
+  }
+  dirty_ = true;
+}
+
+void MptcpStack::SetPathUp(Instant now, std::size_t iface, bool up) {
+  if (path_up_.size() <= iface) path_up_.resize(iface + 1, true);
+  if (path_up_[iface] == up) return;
+  path_up_[iface] = up;
+  for (auto& [id, c] : conns_) {
+    if (!c.pm || c.subflows_closed) continue;
+    const bool had = std::any_of(c.info.begin(), c.info.end(), [&](const auto& kv) { return kv.second.local_id == iface; });
+    bool removed = false;
+    c.pm->OnPathChange(now, static_cast<std::uint8_t>(iface), up);
+    for (const PmAction& a : c.pm->TakeActions()) {
+      removed = removed || a.kind == PmActionKind::kRemoveAddr;
+      CarryOut(now, c, a);
+    }
+    if (up) continue;
+    std::vector<SubflowId> gone;
+    for (const auto& [sf, info] : c.info) {
+      if (info.local_id == iface && sf != DssHook::kInitialSubflow) gone.push_back(sf);
+    }
+    for (SubflowId sf : gone) CloseSubflow(now, c, sf);
+    // The peer learns it too, also for an address never announced (as Linux does for an endpoint
+    // with subflows).
+    if (had && !removed) {
+      CarryOut(now, c, PmAction{.kind = PmActionKind::kRemoveAddr, .local_id = static_cast<std::uint8_t>(iface)});
+    }
+  }
+  dirty_ = true;
+}
+
+bool MptcpStack::SetScheduler(SocketId id, SchedulerKind kind) {
+  Conn* c = Find(id);
+  if (c == nullptr || c->state->fallback || !cfg_.enabled) return false;
+  c->state->msk_config.scheduler = kind;
+  if (c->state->msk) c->state->msk->SetScheduler(MakeScheduler(kind));
+  dirty_ = true;
+  return true;
+}
+
+std::vector<SubflowInfo> MptcpStack::subflows(SocketId id) const {
+  std::vector<SubflowInfo> v;
+  const Conn* c = Find(id);
+  if (c == nullptr) return v;
+  for (const auto& [sf, sid] : c->subflows) {
+    TcpConnection* t = stack_.connection(sid);
+    auto in = c->info.find(sf);
+    const Sub info = in == c->info.end() ? Sub{} : in->second;
+    SubflowInfo s;
+    s.id = sf;
+    if (t != nullptr) {
+      s.local = t->tuple().local;
+      s.remote = t->tuple().remote;
+    }
+    s.local_id = info.local_id;
+    s.remote_id = info.remote_id;
+    s.backup = info.local_backup || info.remote_backup;
+    const auto* join = t ? dynamic_cast<JoinHook*>(t->option_hook()) : nullptr;
+    s.established = t != nullptr && UsesMsk(*c) && c->state->msk->HasSubflow(sf) &&
+                    (join == nullptr || join->joined()) && !info.stale && PathUp(info.local_id) &&
+                    (t->state() == TcpState::kEstablished || t->state() == TcpState::kCloseWait);
+    s.bytes_sent = info.bytes_sent;
+    s.bytes_received = info.bytes_received;
+    v.push_back(s);
+  }
+  return v;
+}
+
+const PmCounters* MptcpStack::pm_counters(SocketId id) const {
+  const Conn* c = Find(id);
+  return c != nullptr && c->pm ? &c->pm->counters() : nullptr;
 }
 
 }  // namespace braid::ustack::mptcp

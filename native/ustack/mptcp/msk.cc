@@ -50,6 +50,18 @@ void Msk::SubflowFailed(SubflowId id) {
   if (fin_sent_) fin_sent_ = false;
 }
 
+void Msk::SubflowStale(SubflowId id) {
+  auto it = subflows_.find(id);
+  if (it == subflows_.end() || it->second.failed) return;
+  for (const DssMapping& m : it->second.tx_maps) {
+    const std::uint64_t end = m.dsn + m.length;
+    if (DsnLe(end, snd_una_)) continue;
+    const std::uint64_t begin = DsnMax(m.dsn, snd_una_);
+    AddReinjection(begin, end - begin);
+  }
+  if (fin_sent_) fin_sent_ = false;  // its DATA_FIN may be stuck there too
+}
+
 void Msk::RemoveSubflow(SubflowId id) {
   SubflowFailed(id);
   subflows_.erase(id);

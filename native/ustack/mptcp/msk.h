@@ -88,6 +88,12 @@ class Msk {
   // the others; bytes it received but had not handed over are lost to it (the peer reinjects).
   void SubflowFailed(SubflowId id);
   void RemoveSubflow(SubflowId id);  // SubflowFailed, then forgotten
+  // The subflow stopped making progress (RTO after RTO: a path gone dark) but is not gone: what it
+  // holds that the peer has not DATA_ACKed is assigned again to the others, while it keeps its own
+  // copy (its TCP still retransmits; the peer drops whichever arrives second). The caller stops
+  // scheduling on it (SubflowParams::established false) until it makes progress again (Linux
+  // mptcp_subflow_set_stale, then __mptcp_retrans).
+  void SubflowStale(SubflowId id);
   bool HasSubflow(SubflowId id) const { return subflows_.count(id) != 0; }
   void SetScheduler(std::unique_ptr<Scheduler> s) { sched_ = std::move(s); }
   Scheduler& scheduler() { return *sched_; }

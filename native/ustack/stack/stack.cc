@@ -48,6 +48,8 @@ std::size_t Stack::AddInterface(Device& device, const InterfaceConfig& config) {
   Port port{&device, config, std::make_unique<Interface>(device, config)};
   port.iface->set_tcp_handler(
       [this](Instant now, const FourTuple& tuple, const TcpRepr& seg) { OnSegment(now, tuple, seg); });
+  // Weak host (as Linux): TCP to any of this stack's addresses is taken on any interface.
+  port.iface->set_host_address_filter([this](const IpAddress& ip) { return InterfaceOf(ip).has_value(); });
   ifaces_.push_back(std::move(port));
   return ifaces_.size() - 1;
 }

@@ -835,6 +835,7 @@ bool TcpConnection::Dispatch(Instant now, const TcpEmit& emit) {
   switch (state_) {
     case TcpState::kClosed:
     case TcpState::kListen:
+      bare_ack_owed_ = false;  // nothing to acknowledge any more
       return true;
     case TcpState::kSynSent:
     case TcpState::kSynReceived: {
@@ -867,7 +868,7 @@ bool TcpConnection::Dispatch(Instant now, const TcpEmit& emit) {
       counters().Inc(TcpCounter::kZeroWindowProbes);
     }
   }
-  if (ack_now_) {
+  if (ack_now_ || bare_ack_owed_) {
     // A bare ACK carries SND.MAX: after a timeout rewound SND.NXT, the peer may already hold more.
     if (!SendSegment(now, emit, snd_max_, kTcpAck, {})) return false;
   }
@@ -1041,6 +1042,7 @@ bool TcpConnection::SendSegment(Instant now, const TcpEmit& emit, std::uint32_t 
     std::uint32_t adv = static_cast<std::uint32_t>(r.window) << (syn ? 0 : rcv_wscale_);
     rcv_adv_ = SeqMax(rcv_adv_, rcv_nxt_ + adv);
     ack_now_ = false;
+    if (payload.empty()) bare_ack_owed_ = false;
     delack_at_.reset();
     unacked_bytes_ = 0;
   }

@@ -47,7 +47,9 @@ class TcpConnection {
   bool Dispatch(Instant now, const TcpEmit& emit);
   // The earliest armed timer; nullopt when none. Output due now is signalled by wants_dispatch().
   std::optional<Instant> PollAt() const;
-  bool wants_dispatch() const { return ack_now_ || pending_rst_.has_value() || send_possible_hint_ || probe_due_; }
+  bool wants_dispatch() const {
+    return ack_now_ || bare_ack_owed_ || pending_rst_.has_value() || send_possible_hint_ || probe_due_;
+  }
 
   // ---- application side ----
   // Copies into the send buffer. Allowed from SYN-SENT (queued until ESTABLISHED) to CLOSE-WAIT.
@@ -71,6 +73,12 @@ class TcpConnection {
   void RequestAck() {
     ack_now_ = true;
     Wake();
+  }
+  // The same, but the ACK must be a segment without payload even when data goes out too: the
+  // hook's options do not fit beside data (MPTCP's ADD_ADDR next to a full DSS).
+  void RequestBareAck() {
+    bare_ack_owed_ = true;
+    RequestAck();
   }
 
   std::uint32_t readiness() const;
@@ -98,6 +106,9 @@ class TcpConnection {
   const CongestionControl& congestion() const { return *cc_; }
   const RttEstimator& rtt() const { return rtt_; }
   bool in_recovery() const { return in_recovery_; }
+  // Retransmission timeouts in a row without forward progress (0 once an ACK advances SND.UNA):
+  // a path that has gone dark shows here first (MPTCP's stale subflows, Linux stale_loss_cnt).
+  int consecutive_timeouts() const { return retransmits_; }
 
  private:
   TcpConnection(TcpContext& ctx, SocketId id, const FourTuple& tuple, Instant now);
@@ -211,6 +222,7 @@ class TcpConnection {
 
   // ACK generation
   bool ack_now_ = false;
+  bool bare_ack_owed_ = false;  // RequestBareAck: an ACK without payload, even if data went out
   bool send_possible_hint_ = false;  // an application call queued data or a FIN
   std::uint32_t unacked_bytes_ = 0;  // in-order bytes received since our last ACK
   std::optional<std::uint32_t> pending_rst_;  // RST <SEQ=x> owed for an unacceptable ACK
