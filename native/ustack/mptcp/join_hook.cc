@@ -43,6 +43,7 @@ bool JoinHook::OnSegmentIn(const TcpRepr& seg, TcpState state) {
     }
     ++counters_.ack_rx;
     joined_ = true;
+    c.joined_ever = true;  // RFC 8684 3.7: no fallback to TCP once a second subflow exists
     SubflowParams p;
     p.established = true;
     p.backup = backup_;
@@ -67,6 +68,25 @@ void JoinHook::OnSegmentOut(TcpRepr& seg, TcpState /*state*/) {
     return;
   }
   if (joined_) dss_->Out(seg, out_);
+}
+
+void JoinHook::OnResetOut(TcpRepr& rst) {
+  if (joined_ && dss_) {
+    dss_->ResetOut(rst, out_);
+    return;
+  }
+  // A refusal (Linux subflow_add_reset_reason on the RST of a refused MP_JOIN).
+  out_.Clear();
+  MpTcprst r;
+  r.reason = refuse_reason_;
+  if (out_.Append(r, &rst) == wire::WireError::kOk && counters_.integrity != nullptr) {
+    counters_.integrity->Inc(IntegrityCounter::kJoinRefusedRst);
+    counters_.integrity->Inc(IntegrityCounter::kMpTcpRstTx);
+  }
+}
+
+void JoinHook::OnResetIn(const TcpRepr& rst) {
+  if (joined_ && dss_) dss_->ResetIn(rst);
 }
 
 std::uint32_t JoinHook::PayloadLimit(std::uint32_t seq) const {

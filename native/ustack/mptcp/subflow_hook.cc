@@ -98,6 +98,13 @@ void SubflowHook::Fallback(HandshakeCounter why) {
   OnFallback();
 }
 
+void SubflowHook::FallBackEstablished() {
+  if (state_ == State::kFallback) return;
+  OnClosed();  // no MP_JOIN can name a fallen-back connection: its token is free
+  state_ = State::kFallback;
+  OnFallback();
+}
+
 void SubflowHook::Established() {
   state_ = State::kEstablished;
   OnMptcpEstablished();

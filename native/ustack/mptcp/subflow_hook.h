@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "ustack/mptcp/crypto.h"
+#include "ustack/mptcp/integrity.h"
 #include "ustack/mptcp/options.h"
 #include "ustack/tcp/option_hook.h"
 
@@ -63,6 +64,7 @@ struct SubflowContext {
   SubflowConfig config;
   TokenTable& tokens;
   HandshakeCounters counters;
+  IntegrityCounters integrity;  // checksums, MP_FAIL, MP_TCPRST, MP_FASTCLOSE (mptcp/integrity.h)
 };
 
 class SubflowHook : public TcpOptionHook {
@@ -109,6 +111,9 @@ class SubflowHook : public TcpOptionHook {
   virtual void OnFallback() {}
 
   SubflowContext& ctx() { return ctx_; }
+  // Fallback after the handshake (RFC 8684 3.7: infinite mapping, a checksum failure on the first
+  // mapping, data without DSS): from now on the hook adds and reads nothing. Counted by the caller.
+  void FallBackEstablished();
 
  private:
   bool UsableMpc(const MpCapable& m, bool on_syn);
