@@ -48,7 +48,8 @@ void DssSubflow::Out(TcpRepr& seg, OptionBuffer& out) {
   if (!seg.payload.empty()) {
     const std::uint32_t ssn = seg.seq - iss_;
     if (const DssMapping* m = msk->MappingForSegment(id_, ssn)) {
-      if (conn_->infinite_map_owed && conn_->fallback_allowed(id_)) {
+      // (Only once our MP_FAIL answer went out: after the infinite mapping no option goes any more.)
+      if (conn_->infinite_map_owed && conn_->fallback_allowed(id_) && conn_->mp_fail_owed.count(id_) == 0) {
         // RFC 8684 3.7: after the peer's MP_FAIL our next data carries the infinite mapping (length
         // 0, checksum 0) and the connection is plain TCP from its first byte on. Its DSN and SSN are
         // this segment's, as Linux's mptcp_update_infinite_map.
@@ -253,6 +254,22 @@ void DssHook::OnMptcpEstablished() {
 
 void DssHook::OnFallback() { dss_.conn()->fallback = true; }
 
+void DssHook::ImplicitMapping(const TcpRepr& seg, MpCapable& m) {
+  MptcpConnState& c = *dss_.conn();
+  const DssMapping* first = c.msk ? c.msk->MappingForSegment(kInitialSubflow, 1) : nullptr;
+  if (first == nullptr || first->ssn != 1 || first->dsn != local_key()->idsn + 1 || first->data_fin) {
+    SubflowHook::ImplicitMapping(seg, m);
+    return;
+  }
+  m.data_len = first->length;
+  if (c.checksums()) {
+    m.checksum = 0;
+    for (const auto& t : c.tx_checksums[kInitialSubflow]) {
+      if (t.ssn == 1) m.checksum = t.csum;
+    }
+  }
+}
+
 void DssHook::OnDataSegmentOut(TcpRepr& seg, OptionBuffer& out) { dss_.Out(seg, out); }
 
 bool DssHook::OnDataSegmentIn(const TcpRepr& seg, const ReceivedOptions& opts) {
@@ -265,6 +282,16 @@ bool DssHook::OnDataSegmentIn(const TcpRepr& seg, const ReceivedOptions& opts) {
   // on the path strips the options. The connection falls back to TCP (Linux: DSSFallback).
   if (!seg.payload.empty() && !mpc_data && !dss_.mapping_seen() && !(opts.has(kOptDss) && opts.dss.mapping) &&
       c.fallback_allowed(kInitialSubflow)) {
+    c.Count(IntegrityCounter::kDssFallback);
+    c.fallback = true;
+    FallBackEstablished();
+    return true;
+  }
+  // RFC 8684 3.7 (Linux MPCapableDataFallback): the peer acknowledges our data with a plain TCP
+  // segment before acknowledging any of it at the data level: it fell back (e.g. our first mapping
+  // failed its checksum there, or the path strips options on our data).
+  if (opts.present == 0 && seg.has(kTcpAck) && SeqGt(seg.ack, dss_.iss() + 1) && c.local_key &&
+      msk->snd_una() == c.local_key->idsn + 1 && c.fallback_allowed(kInitialSubflow)) {
     c.Count(IntegrityCounter::kDssFallback);
     c.fallback = true;
     FallBackEstablished();

@@ -133,6 +133,7 @@ class DssHook : public SubflowHook {
   bool OnDataSegmentIn(const TcpRepr& seg, const ReceivedOptions& opts) override;
   void OnMptcpEstablished() override;
   void OnFallback() override;
+  void ImplicitMapping(const TcpRepr& seg, MpCapable& m) override;
 
  private:
   // The connection fell back to TCP after the handshake (decided by the data level): follow it.

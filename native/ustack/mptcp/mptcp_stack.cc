@@ -154,7 +154,9 @@ void MptcpStack::HandOver(Conn& c) {
 void MptcpStack::PumpFallback(Conn& c) {
   HandOver(c);
   const SocketId id = c.state->socket;
-  if (stack_.connection(id) == nullptr) return;
+  TcpConnection* t = stack_.connection(id);
+  if (t == nullptr) return;
+  if (t->error() != TcpError::kOk || t->state() == TcpState::kClosed) c.fallback_tx.clear();  // nowhere to go
   while (c.fallback_tx_pending()) {
     const IoResult r = stack_.Send(id, std::span(c.fallback_tx).subspan(c.fallback_tx_off));
     if (r.bytes == 0) break;

@@ -109,6 +109,11 @@ class SubflowHook : public TcpOptionHook {
   virtual bool OnDataSegmentIn(const TcpRepr& /*seg*/, const ReceivedOptions& /*opts*/) { return true; }
   virtual void OnMptcpEstablished() {}
   virtual void OnFallback() {}
+  // The implicit mapping of the client's MP_CAPABLE ACK with data (DSN IDSN + 1, SSN 1): its
+  // data-level length and checksum. By default the segment's payload; the data level puts its
+  // whole first mapping there, as Linux does, so that the checksum covers what the DSS of the next
+  // segments maps.
+  virtual void ImplicitMapping(const TcpRepr& seg, MpCapable& m);
 
   SubflowContext& ctx() { return ctx_; }
   // Fallback after the handshake (RFC 8684 3.7: infinite mapping, a checksum failure on the first

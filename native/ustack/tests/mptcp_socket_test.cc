@@ -222,6 +222,7 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
     return true;
   };
   const bool closed_ok = net.RunUntil(all_closed);
+  // Nothing on this link changes payloads or strips options: no checksum failure, fallback or reset.
   for (MptcpStack* st : {&net.a(), &net.b()}) {
     for (std::size_t i = 0; i < static_cast<std::size_t>(IntegrityCounter::kCount); ++i) {
       const auto k = static_cast<IntegrityCounter>(i);
