@@ -5,6 +5,7 @@
 //   braid-ustack --vdev net_af_packet0,iface=veth-x --ip 198.18.0.2/24 --ip6 2001:db8::2/64
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
 //                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp] [--dev NAME]
+//                [--abort-after BYTES] [--mptcp-checksum]
 //                [--gw A.B.C.D] [--gw6 X::Y]
 //                [--pcap FILE] [--eal-arg ARG]...
 //
@@ -13,6 +14,8 @@
 //     connection, one JSON result line, then exit (status 1 when the connection failed).
 //   --mptcp: the application runs on mptcp::MptcpStack: clients offer MP_CAPABLE, servers accept
 //     MPTCP and plain TCP alike; lines of MPTCP connections carry "mptcp":true.
+//   --mptcp-checksum: ask for DSS checksums (our MP_CAPABLE A bit).
+//   --abort-after BYTES: abort each connection (RST; MP_FASTCLOSE over MPTCP) once it moved BYTES.
 //
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
@@ -60,6 +63,7 @@ struct Args {
   bool wait_stdin = false;  // start the application only after a line on stdin
   bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
   bool mptcp = false;       // MPTCP: clients offer it, servers accept it; both fall back to TCP
+  bool mptcp_checksum = false;  // MPTCP: ask for DSS checksums
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -67,7 +71,8 @@ struct Args {
                "braid-ustack: %s\nusage: braid-ustack --vdev SPEC [--vdev SPEC]... [--dev NAME] "
                "[--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE] [--eal-arg ARG]...\n"
                "         [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp]\n",
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--mptcp]\n"
+               "         [--mptcp-checksum] [--abort-after BYTES]\n",
                why.c_str());
   std::exit(2);
 }
@@ -135,6 +140,10 @@ Args ParseArgs(int argc, char** argv) {
       a.mptcp = true;
       continue;
     }
+    if (flag == "--mptcp-checksum") {
+      a.mptcp_checksum = true;
+      continue;
+    }
     if (flag == "--zero-copy") {
       a.zero_copy = true;
       continue;
@@ -166,6 +175,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--bytes") a.app.bytes = ParseNumber(v, "--bytes", UINT64_MAX);
     else if (flag == "--count") a.app.count = ParseNumber(v, "--count", UINT32_MAX);
     else if (flag == "--size") a.app.size = ParseNumber(v, "--size", 1 << 20);
+    else if (flag == "--abort-after") a.app.abort_after = ParseNumber(v, "--abort-after", UINT64_MAX);
     else Usage("unknown option " + flag);
   }
   if (a.eal.vdevs.empty() && a.dev.empty()) Usage("give a --vdev (or --dev for a PCI port with --eal-arg)");
@@ -245,6 +255,14 @@ void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
   for (const auto& [name, v] : joins) {
     if (v != 0) std::printf("mptcp %s=%llu\n", name, static_cast<unsigned long long>(v));
   }
+  const auto& g = mp.integrity_counters();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(mptcp::IntegrityCounter::kCount); ++i) {
+    const auto c = static_cast<mptcp::IntegrityCounter>(i);
+    if (g.Get(c) != 0) std::printf("mptcp %s=%llu\n", mptcp::IntegrityCounterName(c), static_cast<unsigned long long>(g.Get(c)));
+  }
+  for (std::size_t r = 0; r < g.rst_reason_rx.size(); ++r) {
+    if (g.rst_reason_rx[r] != 0) std::printf("mptcp MpTcpRstRxReason%zu=%llu\n", r, static_cast<unsigned long long>(g.rst_reason_rx[r]));
+  }
 }
 
 }  // namespace
@@ -292,7 +310,11 @@ int main(int argc, char** argv) {
     }
     Stack stack(*dev, args.stack, IsnGenerator::Random());
     std::unique_ptr<mptcp::MptcpStack> mp;
-    if (args.mptcp) mp = std::make_unique<mptcp::MptcpStack>(stack);
+    if (args.mptcp) {
+      mptcp::MptcpStackConfig mc;
+      mc.subflow.checksum = args.mptcp_checksum;
+      mp = std::make_unique<mptcp::MptcpStack>(stack, mc);
+    }
     SocketApi& api = mp ? static_cast<SocketApi&>(*mp) : stack;
     const auto poll = [&](Instant now) { return mp ? mp->Poll(now) : stack.Poll(now); };
     const auto next_deadline = [&] { return mp ? mp->NextDeadline() : stack.NextDeadline(); };
