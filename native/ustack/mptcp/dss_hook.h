@@ -61,6 +61,23 @@ struct MptcpConnState {
   };
   std::vector<SignalIn> signals_in;
   bool checksums() const { return msk != nullptr && msk_config.checksums; }
+
+  // ---- integrity after the handshake (mptcp/integrity.h; RFC 8684 3.5-3.7)
+  IntegrityCounters* counters = nullptr;  // the stack's; null only in tests that build the state by hand
+  // A subflow other than the first joined once: no fallback to TCP any more, whatever fails
+  // (Linux: msk->allow_infinite_fallback cleared on the first join).
+  bool joined_ever = false;
+  std::map<SubflowId, std::uint64_t> mp_fail_owed;  // MP_FAIL (that DSN) for a subflow's next ACK or RST
+  bool mp_fail_sent = false;       // we reported a failed checksum: the peer answers with an infinite mapping
+  bool infinite_map_owed = false;  // the peer's MP_FAIL: our next data segment carries the infinite mapping
+  std::map<SubflowId, std::uint8_t> rst_reason;  // MP_TCPRST reason on the RST of a subflow we reset
+  bool fastclose = false;    // we abort: every subflow's RST carries MP_FASTCLOSE with the peer's key
+  bool fastclosed = false;   // the peer's MP_FASTCLOSE with our key arrived: the connection is reset
+  std::optional<std::uint8_t> peer_rst_reason;  // the last MP_TCPRST reason received on any subflow
+  bool fallback_allowed(SubflowId id) const { return id == 1 && !joined_ever; }
+  void Count(IntegrityCounter c) {
+    if (counters != nullptr) counters->Inc(c);
+  }
 };
 
 class DssSubflow {
@@ -78,6 +95,13 @@ class DssSubflow {
   void Out(TcpRepr& seg, OptionBuffer& out);
   // False: a protocol error (the subflow resets).
   bool In(const TcpRepr& seg, const ReceivedOptions& opts);
+  // Options on a RST of this subflow: MP_FASTCLOSE when we abort the connection, MP_FAIL when
+  // owed, MP_TCPRST always (RFC 8684 3.6; Linux puts it on every RST of a subflow).
+  void ResetOut(TcpRepr& rst, OptionBuffer& out);
+  // An accepted RST: its MP_TCPRST reason, MP_FASTCLOSE, MP_FAIL.
+  void ResetIn(const TcpRepr& rst);
+  bool mapping_seen() const { return mapping_seen_; }  // any DSS mapping received on this subflow
+  void set_mapping_seen() { mapping_seen_ = true; }
 
   SubflowId id() const { return id_; }
   std::uint32_t iss() const { return iss_; }
@@ -90,6 +114,9 @@ class DssSubflow {
   bool we_scale_ = false;                    // our SYN offered window scaling
   std::optional<std::uint8_t> peer_scale_;   // the peer's SYN did
   std::uint8_t snd_wscale_ = 0;              // RFC 7323: in effect only when both SYNs carried it
+  bool mapping_seen_ = false;
+  // MP_FASTCLOSE (RFC 8684 3.5), on a RST or an ACK; true: the connection is to be reset.
+  bool FastcloseIn(const ReceivedOptions& opts);
 };
 
 // Option bytes DSS takes at most: 64-bit DATA_ACK and mapping (Linux sends both 64-bit), checksum.
@@ -108,6 +135,9 @@ class DssHook : public SubflowHook {
   void OnSegmentOut(TcpRepr& seg, TcpState state) override;
   std::uint32_t PayloadLimit(std::uint32_t seq) const override;
   std::uint32_t AckOptionSpace() const override;
+  std::uint32_t ReservedOptionSpace() const override;
+  void OnResetOut(TcpRepr& rst) override;
+  void OnResetIn(const TcpRepr& rst) override;
 
  protected:
   std::uint32_t DataOptionSpace() const override { return kDssSpace + (checksum() ? kLenDssChecksum : 0); }
@@ -115,9 +145,14 @@ class DssHook : public SubflowHook {
   bool OnDataSegmentIn(const TcpRepr& seg, const ReceivedOptions& opts) override;
   void OnMptcpEstablished() override;
   void OnFallback() override;
+  void ImplicitMapping(const TcpRepr& seg, MpCapable& m) override;
 
  private:
+  // The connection fell back to TCP after the handshake (decided by the data level): follow it.
+  bool SyncFallback();
+
   DssSubflow dss_;
+  OptionBuffer rst_out_;
 };
 
 // The DSS part of a subflow's hook (DssHook or JoinHook), null for others.

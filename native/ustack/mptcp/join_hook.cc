@@ -56,6 +56,7 @@ bool JoinHook::ActiveIn(const TcpRepr& seg, TcpState state, const ReceivedOption
     // The peer's first segment after our third ACK carries its DSS: the join is confirmed.
     if (!opts.has(kOptDss)) return true;
     joined_ = true;
+    c.joined_ever = true;  // RFC 8684 3.7: no fallback to TCP once a second subflow exists
     ++counters_.fully_established;
     SubflowParams p;
     p.established = true;
@@ -125,6 +126,7 @@ bool JoinHook::OnSegmentIn(const TcpRepr& seg, TcpState state) {
     }
     ++counters_.ack_rx;
     joined_ = true;
+    c.joined_ever = true;  // RFC 8684 3.7: no fallback to TCP once a second subflow exists
     SubflowParams p;
     p.established = true;
     p.backup = backup_ || local_backup_;
@@ -152,6 +154,25 @@ void JoinHook::OnSegmentOut(TcpRepr& seg, TcpState /*state*/) {
     return;
   }
   if (joined_) dss_->Out(seg, out_);
+}
+
+void JoinHook::OnResetOut(TcpRepr& rst) {
+  if (joined_ && dss_) {
+    dss_->ResetOut(rst, out_);
+    return;
+  }
+  // A refusal (Linux subflow_add_reset_reason on the RST of a refused MP_JOIN).
+  out_.Clear();
+  MpTcprst r;
+  r.reason = refuse_reason_;
+  if (out_.Append(r, &rst) == wire::WireError::kOk && counters_.integrity != nullptr) {
+    counters_.integrity->Inc(IntegrityCounter::kJoinRefusedRst);
+    counters_.integrity->Inc(IntegrityCounter::kMpTcpRstTx);
+  }
+}
+
+void JoinHook::OnResetIn(const TcpRepr& rst) {
+  if (joined_ && dss_) dss_->ResetIn(rst);
 }
 
 std::uint32_t JoinHook::PayloadLimit(std::uint32_t seq) const {

@@ -6,7 +6,10 @@
 // HMAC(its key || our key, its nonce || our nonce), checked -> the subflow joins the Msk and owes
 // the peer an ACK (the "fourth ACK" Linux waits for before sending data on the subflow). From then
 // on it speaks DSS like the first subflow. An unknown token, a bad HMAC, or a third ACK without
-// MP_JOIN refuses the subflow (RST), as Linux does (MPJoinNoTokenFound, MPJoinAckHMacFailure).
+// MP_JOIN refuses the subflow (RST), as Linux does (MPJoinNoTokenFound, MPJoinAckHMacFailure); the
+// RST carries MP_TCPRST with Linux's reason (RFC 8684 3.6): "MPTCP-specific error" for an unknown
+// token, a bad HMAC or a missing MP_JOIN, "administratively prohibited" for a connection that takes
+// no subflow now (set_refuse_reason: fallen back, closing, over the path manager's limits).
 //
 // Active side (we join the peer's connection from another address): SYN with MP_JOIN (the peer's
 // token, our nonce, our address id, B flag) -> the SYN/ACK's truncated HMAC is checked (a mismatch,
@@ -15,7 +18,6 @@
 // peer's first segment after it (its "fourth ACK", carrying DSS) makes the subflow fully
 // established: only then does it join the Msk and carry data (Linux: MPTCP_SUBFLOW fully
 // established). A lost third ACK makes the peer repeat its SYN/ACK, which our ACK answers.
-// Not yet: MP_TCPRST reasons on the RST.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +43,7 @@ struct JoinCounters {
   std::uint64_t ack_rx = 0;          // third ACKs with a valid HMAC: the subflow joined (MPJoinAckRx)
   std::uint64_t ack_hmac_failure = 0;  // third ACKs with a wrong HMAC: refused (MPJoinAckHMacFailure)
   std::uint64_t ack_missing = 0;     // the ACK after our SYN/ACK carried no MP_JOIN: refused
+  IntegrityCounters* integrity = nullptr;  // MP_TCPRST on refusals (JoinRefusedRst, MpTcpRstTx)
 };
 
 class JoinHook : public TcpOptionHook {
@@ -67,7 +70,11 @@ class JoinHook : public TcpOptionHook {
   bool OnSegmentIn(const TcpRepr& seg, TcpState state) override;
   void OnSegmentOut(TcpRepr& seg, TcpState state) override;
   std::uint32_t PayloadLimit(std::uint32_t seq) const override;
+  void OnResetOut(TcpRepr& rst) override;
+  void OnResetIn(const TcpRepr& rst) override;
 
+  // The MP_TCPRST reason when this hook refuses the subflow (default: MPTCP-specific error).
+  void set_refuse_reason(std::uint8_t reason) { refuse_reason_ = reason; }
   DssSubflow* dss() { return dss_ ? &*dss_ : nullptr; }
   bool active() const { return active_; }
   // In the Msk: passive once the third ACK checked out, active once the peer confirmed it.
@@ -93,6 +100,7 @@ class JoinHook : public TcpOptionHook {
   std::uint8_t remote_id_ = 0;
   std::uint32_t local_nonce_ = 0;
   std::uint32_t remote_nonce_ = 0;
+  std::uint8_t refuse_reason_ = kRstMptcpError;
   OptionBuffer out_;
 };
 

@@ -52,12 +52,17 @@ MappingStatus MappingTracker::Add(const DssMapping& m) {
   return MappingStatus::kOk;
 }
 
-std::optional<MappedRun> MappingTracker::Front(std::uint32_t available) const {
+const DssMapping* MappingTracker::FrontMapping() const {
   const DssMapping* best = nullptr;
   for (const DssMapping& h : held_) {
     if (!SeqInRange(next_ssn_, h.ssn, End(h))) continue;
     if (best == nullptr || SeqGt(End(h), End(*best))) best = &h;
   }
+  return best;
+}
+
+std::optional<MappedRun> MappingTracker::Front(std::uint32_t available) const {
+  const DssMapping* best = FrontMapping();
   if (best == nullptr || available == 0) return std::nullopt;
   const std::uint32_t offset = next_ssn_ - best->ssn;
   return MappedRun{best->dsn + offset, std::min(available, End(*best) - next_ssn_)};

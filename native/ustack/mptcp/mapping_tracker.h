@@ -56,6 +56,9 @@ class MappingTracker {
   // no held mapping covers the next byte yet (RFC 8684 3.3.1: the caller may hold such data for up
   // to a receive window, then must reset the subflow).
   std::optional<MappedRun> Front(std::uint32_t available) const;
+  // The held mapping Front reads from (the one covering the next byte that reaches furthest), null
+  // when none covers it.
+  const DssMapping* FrontMapping() const;
   // `n` in-order bytes were delivered (or discarded); exhausted mappings are retired.
   void Advance(std::uint32_t n);
 

@@ -11,11 +11,14 @@
 namespace braid::ustack::mptcp {
 
 MptcpStack::MptcpStack(Stack& stack, MptcpStackConfig config)
-    : stack_(stack), cfg_(std::move(config)), ctx_(cfg_.subflow, tokens_) {}
+    : stack_(stack), cfg_(std::move(config)), ctx_(cfg_.subflow, tokens_) {
+  join_counters_.integrity = &ctx_.integrity;
+}
 
 std::unique_ptr<TcpOptionHook> MptcpStack::MakeHook(SubflowHook::Role role) {
   auto state = std::make_shared<MptcpConnState>();
   state->msk_config = cfg_.msk;
+  state->counters = &ctx_.integrity;
   const std::uint64_t owner = next_owner_++;
   by_owner_[owner] = state;
   return std::make_unique<DssHook>(ctx_, role, owner, std::move(state));
@@ -30,9 +33,11 @@ std::unique_ptr<TcpOptionHook> MptcpStack::ListenerHook(const FourTuple& tuple, 
   if (const auto owner = tokens_.Find(opts.mpj_syn.token)) {
     if (auto it = by_owner_.find(*owner); it != by_owner_.end()) state = it->second.lock();
   }
-  if (state && (!state->msk || state->fallback || !state->local_key || !state->remote_key)) state.reset();
+  // A known connection that takes no subflow now: Linux refuses with "administratively prohibited".
+  bool prohibited = state && (!state->msk || state->fallback || !state->local_key || !state->remote_key ||
+                              state->fastclose || state->fastclosed);
   const auto local_id = static_cast<std::uint8_t>(stack_.InterfaceOf(tuple.local.addr).value_or(0));
-  if (state) {
+  if (state && !prohibited) {
     // The path manager decides (subflow limit, path down); before the application accepted the
     // connection there is none yet, only the path's state.
     Conn* c = state->socket == kNoSocket ? nullptr : Find(state->socket);
@@ -40,12 +45,14 @@ std::unique_ptr<TcpOptionHook> MptcpStack::ListenerHook(const FourTuple& tuple, 
                                               : PathUp(local_id);
     if (!accept) {
       path_counters_.Inc(PathCounter::kMpJoinRejected);
-      state.reset();
+      prohibited = true;
     }
   }
+  if (prohibited) state.reset();
   const SubflowId id = state ? state->next_subflow++ : 0;
   auto hook = std::make_unique<JoinHook>(std::move(state), id, join_counters_);
   hook->set_local(local_id, PathAt(local_id).backup);
+  if (prohibited) hook->set_refuse_reason(kRstAdministrativelyProhibited);
   return hook;
 }
 
@@ -148,7 +155,92 @@ std::optional<Instant> MptcpStack::NextDeadline() const {
   return next;
 }
 
+void MptcpStack::ResetAll(Conn& c) {
+  c.error = TcpError::kConnectionReset;
+  c.subflows_closed = true;  // nothing more moves
+  for (const auto& [sf, sid] : c.subflows) {
+    TcpConnection* t = stack_.connection(sid);
+    if (t == nullptr || t->state() == TcpState::kClosed) continue;
+    // Not Stack::Abort for the socket's own subflow: the application still holds it.
+    t->Abort();
+  }
+  dirty_ = true;
+}
+
+void MptcpStack::HandOver(Conn& c) {
+  if (c.handed_over || !c.state->fallback || !c.state->msk) return;
+  c.handed_over = true;
+  c.fallback_tx = c.state->msk->TakeUnsent();
+  c.fallback_tx_off = 0;
+  c.state->pending_data_fin.clear();
+  dirty_ = true;
+}
+
+void MptcpStack::PumpFallback(Conn& c) {
+  HandOver(c);
+  const SocketId id = c.state->socket;
+  TcpConnection* t = stack_.connection(id);
+  if (t == nullptr) return;
+  if (t->error() != TcpError::kOk || t->state() == TcpState::kClosed) c.fallback_tx.clear();  // nowhere to go
+  while (c.fallback_tx_pending()) {
+    const IoResult r = stack_.Send(id, std::span(c.fallback_tx).subspan(c.fallback_tx_off));
+    if (r.bytes == 0) break;
+    c.fallback_tx_off += r.bytes;
+  }
+  if (c.fallback_tx_pending()) return;
+  c.fallback_tx.clear();
+  c.fallback_tx_off = 0;
+  if (c.app_shutdown && !c.tcp_shutdown) {
+    c.tcp_shutdown = true;
+    stack_.Shutdown(id);
+  }
+  if (c.app_closed && !c.tcp_closed) {
+    c.tcp_closed = true;
+    stack_.Close(id);
+  }
+}
+
+bool MptcpStack::OnChecksumFailure(Conn& c, SubflowId sf, SocketId sid, std::uint64_t dsn) {
+  MptcpConnState& st = *c.state;
+  Msk& m = *st.msk;
+  TcpConnection* t = stack_.connection(sid);
+  st.Count(IntegrityCounter::kDataCsumErr);
+  if (st.fallback_allowed(sf) && c.subflows.size() == 1) {
+    if (!m.valid_checksum_seen(sf)) {
+      // RFC 8684 3.7: the very first mapping failed: whatever changes the payload did so from the
+      // start. Plain TCP from the failed mapping on, without MP_FAIL (Linux's early fallback); its
+      // bytes are still in the subflow, the application reads them next.
+      st.Count(IntegrityCounter::kCsumFallback);
+      st.fallback = true;
+      return true;
+    }
+    // RFC 8684 3.7, one subflow: MP_FAIL with the mapping's DSN; the peer answers with the infinite
+    // mapping and both are plain TCP. The bytes are taken meanwhile, as Linux does (they passed the
+    // TCP checksum; the stream they belong to becomes the TCP stream).
+    st.mp_fail_owed[sf] = dsn;
+    st.mp_fail_sent = true;
+    if (t != nullptr) t->RequestAck();
+    m.AcceptFailedMapping(sf);
+    return true;
+  }
+  // Several subflows: this one goes, with MP_FAIL and MP_TCPRST "middlebox interference" on its RST
+  // (Linux: MPTCP_RST_EMIDDLEBOX). Its bytes are dropped unacknowledged at the data level, so the
+  // peer sends them again on another subflow; ours not yet DATA_ACKed are reinjected likewise.
+  st.Count(IntegrityCounter::kCsumReset);
+  st.mp_fail_owed[sf] = dsn;
+  st.rst_reason[sf] = kRstMiddleboxInterference;
+  m.SubflowFailed(sf);
+  if (t != nullptr) t->Abort();
+  return false;
+}
+
 void MptcpStack::Pump(Instant now, Conn& c) {
+  if (c.state->fastclosed && c.error == TcpError::kOk) ResetAll(c);
+  if (c.error != TcpError::kOk) return;
+  if (c.state->fallback && c.state->msk) {
+    PumpFallback(c);
+    return;
+  }
   if (!UsesMsk(c) || c.subflows_closed) return;
   Msk& m = *c.state->msk;
   const std::size_t want = std::min<std::size_t>(cfg_.msk.max_mapping, stack_.tcp().config().tx_buffer / 4);
@@ -217,14 +309,30 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     const bool up = PathUp(info.local_id);
     if (!up && !info.path_down_reinjected && m.HasSubflow(sf)) m.SubflowStale(sf);
     info.path_down_reinjected = !up;
-    for (;;) {
-      const auto view = t->RecvPeek();
-      const std::size_t room = std::min<std::size_t>(view.size(), m.receive_window());
-      if (room == 0) break;
-      const std::size_t n = m.OnSubflowData(sf, view.first(room));
-      if (n == 0) break;
-      t->RecvConsume(n);
-      info.bytes_received += n;
+    const auto feed = [&] {
+      for (;;) {
+        const auto view = t->RecvPeek();
+        const std::size_t room = std::min<std::size_t>(view.size(), m.receive_window());
+        if (room == 0) break;
+        // The wrapped rest of the subflow's buffer, for a checksum over a mapping that reaches into it.
+        const auto more = room == view.size() ? t->RecvPeekWrapped() : std::span<const std::uint8_t>{};
+        const std::size_t n = m.OnSubflowData(sf, view.first(room), more);
+        if (n == 0) break;
+        t->RecvConsume(n);
+        info.bytes_received += n;
+      }
+    };
+    feed();
+    if (const auto bad = m.checksum_failure(sf)) {
+      if (!OnChecksumFailure(c, sf, it->second, *bad)) {
+        ++it;  // reset: the next poll finds it gone and tells the path manager
+        continue;
+      }
+      if (c.state->fallback) {
+        PumpFallback(c);
+        return;
+      }
+      feed();
     }
     // New mappings only into a send buffer with room for a large one (a segment never straddles
     // two mappings, so small mappings would mean small segments).
@@ -244,6 +352,10 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     }
     if (c.state->ack_owed.erase(sf) != 0) t->RequestAck();
     ++it;
+  }
+  if (c.state->fallback) {  // an infinite mapping arrived on this poll's input
+    PumpFallback(c);
+    return;
   }
 
   for (const Transmit& x : m.PollTransmit(now)) {
@@ -367,7 +479,18 @@ SocketId MptcpStack::Accept(SocketId listener) {
 IoResult MptcpStack::Send(SocketId id, std::span<const std::uint8_t> data) {
   Conn* c = Find(id);
   if (c == nullptr) return {0, TcpError::kNotConnected};
-  if (c->state->fallback) return stack_.Send(id, data);
+  if (c->error != TcpError::kOk) return {0, c->error};
+  if (c->state->fallback) {
+    HandOver(*c);
+    if (!c->fallback_tx_pending()) return stack_.Send(id, data);
+    // Behind the bytes the Msk still had: in order, within the Msk's send buffer size.
+    const std::size_t queued = c->fallback_tx.size() - c->fallback_tx_off;
+    const std::size_t n = std::min(data.size(), c->state->msk_config.send_buffer - std::min(queued, c->state->msk_config.send_buffer));
+    if (n == 0 && !data.empty()) return {0, TcpError::kWouldBlock};
+    c->fallback_tx.insert(c->fallback_tx.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    dirty_ = true;
+    return {n, TcpError::kOk};
+  }
   if (!c->state->msk) return {0, TcpError::kWouldBlock};  // still negotiating
   if (c->app_shutdown) return {0, TcpError::kInvalidArgument};
   const std::size_t n = c->state->msk->Send(data);
@@ -379,7 +502,16 @@ IoResult MptcpStack::Send(SocketId id, std::span<const std::uint8_t> data) {
 TcpError MptcpStack::SendBuffer(SocketId id, TcpBufferPtr& buffer) {
   Conn* c = Find(id);
   if (c == nullptr) return TcpError::kNotConnected;
-  if (c->state->fallback) return stack_.SendBuffer(id, buffer);
+  if (c->error != TcpError::kOk) return c->error;
+  if (c->state->fallback) {
+    HandOver(*c);
+    if (!c->fallback_tx_pending()) return stack_.SendBuffer(id, buffer);
+    if (!buffer) return TcpError::kInvalidArgument;
+    const IoResult r = Send(id, buffer->bytes());
+    if (r.bytes != buffer->bytes().size()) return TcpError::kWouldBlock;  // Send took none (it takes all or none here)
+    buffer.reset();
+    return TcpError::kOk;
+  }
   if (!buffer) return TcpError::kInvalidArgument;
   if (!c->state->msk || c->app_shutdown || c->state->msk->send_free() < buffer->bytes().size()) {
     return TcpError::kWouldBlock;
@@ -393,9 +525,10 @@ TcpError MptcpStack::SendBuffer(SocketId id, TcpBufferPtr& buffer) {
 IoResult MptcpStack::Recv(SocketId id, std::span<std::uint8_t> out) {
   Conn* c = Find(id);
   if (c == nullptr) return {0, TcpError::kNotConnected};
-  if (c->state->fallback) return stack_.Recv(id, out);
+  if (c->error != TcpError::kOk) return {0, c->error};
+  if (!ReadsMsk(*c)) return c->state->fallback ? stack_.Recv(id, out) : IoResult{0, TcpError::kWouldBlock};
   Msk* m = c->state->msk.get();
-  if (m == nullptr || (m->readable() == 0 && !m->eof())) return {0, TcpError::kWouldBlock};
+  if (m->readable() == 0 && !m->eof()) return {0, TcpError::kWouldBlock};
   const std::size_t n = m->Recv(out);
   dirty_ = true;
   return {n, TcpError::kOk};
@@ -403,23 +536,33 @@ IoResult MptcpStack::Recv(SocketId id, std::span<std::uint8_t> out) {
 
 std::span<const std::uint8_t> MptcpStack::RecvPeek(SocketId id) {
   Conn* c = Find(id);
-  if (c == nullptr) return {};
-  if (c->state->fallback) return stack_.RecvPeek(id);
-  return c->state->msk ? c->state->msk->RecvPeek() : std::span<const std::uint8_t>{};
+  if (c == nullptr || c->error != TcpError::kOk) return {};
+  if (!ReadsMsk(*c)) return c->state->fallback ? stack_.RecvPeek(id) : std::span<const std::uint8_t>{};
+  return c->state->msk->RecvPeek();
 }
 
 void MptcpStack::RecvConsume(SocketId id, std::size_t n) {
   Conn* c = Find(id);
-  if (c == nullptr) return;
-  if (c->state->fallback) return stack_.RecvConsume(id, n);
-  if (c->state->msk) c->state->msk->RecvConsume(n);
+  if (c == nullptr || c->error != TcpError::kOk) return;
+  if (!ReadsMsk(*c)) {
+    if (c->state->fallback) stack_.RecvConsume(id, n);
+    return;
+  }
+  c->state->msk->RecvConsume(n);
   dirty_ = true;  // room for what waits in the subflows
 }
 
 TcpError MptcpStack::Shutdown(SocketId id) {
   Conn* c = Find(id);
   if (c == nullptr) return TcpError::kNotConnected;
-  if (c->state->fallback) return stack_.Shutdown(id);
+  if (c->error != TcpError::kOk) return c->error;
+  if (c->state->fallback) {
+    HandOver(*c);
+    if (!c->state->msk || (!c->fallback_tx_pending() && !c->app_shutdown)) {
+      c->tcp_shutdown = true;
+      return stack_.Shutdown(id);
+    }
+  }
   c->app_shutdown = true;
   dirty_ = true;
   return TcpError::kOk;
@@ -432,7 +575,18 @@ TcpError MptcpStack::Close(SocketId id) {
     return stack_.Close(id);  // a listener (or an unknown id)
   }
   c->app_closed = true;
-  if (c->state->fallback || !c->state->msk) return stack_.Close(id);
+  if (c->error != TcpError::kOk) {
+    if (stack_.connection(id) != nullptr) stack_.Close(id);
+    return TcpError::kOk;
+  }
+  if (c->state->fallback) {
+    HandOver(*c);
+    if (!c->fallback_tx_pending()) {
+      c->tcp_closed = true;
+      return stack_.Close(id);
+    }
+  }
+  if (!c->state->msk) return stack_.Close(id);
   c->app_shutdown = true;
   dirty_ = true;
   return TcpError::kOk;
@@ -442,8 +596,9 @@ TcpError MptcpStack::Abort(SocketId id) {
   Conn* c = Find(id);
   if (c == nullptr) return TcpError::kNotConnected;
   c->app_closed = true;
-  // TODO(mp_fastclose): an MPTCP abort should send MP_FASTCLOSE (RFC 8684 3.5); RSTs on every
-  // subflow end the connection as well.
+  // RFC 8684 3.5, as Linux's mptcp_do_fastclose: a RST carrying MP_FASTCLOSE (the peer's key) on
+  // every subflow ends the whole connection at once (DssSubflow::ResetOut adds it).
+  if (UsesMsk(*c)) c->state->fastclose = true;
   for (const auto& [sf, sid] : c->subflows) {
     if (sid != id && stack_.connection(sid) != nullptr) stack_.Abort(sid);
   }
@@ -453,7 +608,19 @@ TcpError MptcpStack::Abort(SocketId id) {
 SocketStatus MptcpStack::Status(SocketId id) {
   Conn* c = Find(id);
   if (c == nullptr) return {};
-  if (c->state->fallback) return stack_.Status(id);
+  if (c->error != TcpError::kOk) {
+    SocketStatus st = stack_.Status(id);
+    st.exists = true;
+    st.connected = true;
+    st.error = c->error;
+    st.closed = true;
+    return st;
+  }
+  if (c->state->fallback) {
+    SocketStatus st = stack_.Status(id);
+    if (c->state->msk && c->state->msk->readable() > 0) st.eof = false;
+    return st;
+  }
   SocketStatus st = stack_.Status(id);
   st.exists = true;
   st.mptcp = UsesMsk(*c);
@@ -464,6 +631,11 @@ SocketStatus MptcpStack::Status(SocketId id) {
     st.closed = c->subflow_gone || (c->subflows_closed && st.closed);
   }
   return st;
+}
+
+std::optional<std::uint8_t> MptcpStack::peer_reset_reason(SocketId id) const {
+  const Conn* c = Find(id);
+  return c == nullptr ? std::nullopt : c->state->peer_rst_reason;
 }
 
 void MptcpStack::DrainEvents(const std::function<void(SocketId, std::uint32_t)>& on_event) {

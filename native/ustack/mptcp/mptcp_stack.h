@@ -141,6 +141,10 @@ class MptcpStack : public SocketApi {
   const Msk* msk(SocketId id) const;
   const HandshakeCounters& handshake_counters() const { return ctx_.counters; }
   const JoinCounters& join_counters() const { return join_counters_; }
+  // Checksums, MP_FAIL, infinite mappings, MP_TCPRST, MP_FASTCLOSE (mptcp/integrity.h).
+  const IntegrityCounters& integrity_counters() const { return ctx_.integrity; }
+  // The reason of the last MP_TCPRST the peer sent on any subflow of the connection.
+  std::optional<std::uint8_t> peer_reset_reason(SocketId id) const;
   // Subflows of the connection, the first included (0 for unknown ids and plain TCP: 1).
   std::size_t subflow_count(SocketId id) const;
   std::size_t connection_count() const { return conns_.size(); }
@@ -185,6 +189,15 @@ class MptcpStack : public SocketApi {
     bool app_closed = false;
     bool subflows_closed = false;  // we closed the subflows (both DATA_FINs done)
     bool subflow_gone = false;     // the Stack freed the first subflow
+    TcpError error = TcpError::kOk;  // the peer's MP_FASTCLOSE reset the whole connection
+    // After a fallback to TCP mid-connection (RFC 8684 3.7) the first subflow is the connection:
+    // the Msk's unread bytes are read first, its unsent bytes go to the subflow before new ones.
+    bool handed_over = false;
+    std::vector<std::uint8_t> fallback_tx;
+    std::size_t fallback_tx_off = 0;
+    bool tcp_shutdown = false;
+    bool tcp_closed = false;
+    bool fallback_tx_pending() const { return fallback_tx_off < fallback_tx.size(); }
   };
   std::unique_ptr<TcpOptionHook> MakeHook(SubflowHook::Role role);
   std::unique_ptr<TcpOptionHook> ListenerHook(const FourTuple& tuple, const TcpRepr& syn);
@@ -210,6 +223,17 @@ class MptcpStack : public SocketApi {
   PathOptions PathAt(std::size_t iface) const;
   std::optional<IpAddress> IfaceAddress(std::size_t iface, bool v4) const;
   bool PathUp(std::size_t iface) const { return iface >= path_up_.size() || path_up_[iface]; }
+  // A mapping's checksum failed on subflow `sf` (RFC 8684 3.7); false when the subflow is gone.
+  bool OnChecksumFailure(Conn& c, SubflowId sf, SocketId sid, std::uint64_t dsn);
+  // Fallback to TCP after the handshake: hands the Msk's unsent bytes to the first subflow.
+  void HandOver(Conn& c);
+  void PumpFallback(Conn& c);
+  // The peer's MP_FASTCLOSE (RFC 8684 3.5): every subflow resets, the application sees a reset.
+  void ResetAll(Conn& c);
+  // Reads from the Msk while it holds bytes (MPTCP, or just fallen back to TCP).
+  static bool ReadsMsk(const Conn& c) {
+    return c.state->msk && (!c.state->fallback || c.state->msk->readable() > 0);
+  }
 
   Stack& stack_;
   MptcpStackConfig cfg_;

@@ -4,7 +4,9 @@
 #include <limits>
 
 #include "ustack/mptcp/dsn.h"
+#include "ustack/mptcp/dss_checksum.h"
 #include "ustack/tcp/seq.h"
+#include "ustack/wire/checksum.h"
 
 namespace braid::ustack::mptcp {
 
@@ -116,16 +118,19 @@ MappingStatus Msk::OnMapping(SubflowId id, const DssMapping& m) {
   return st;
 }
 
-std::size_t Msk::OnSubflowData(SubflowId id, std::span<const std::uint8_t> in_order) {
+std::size_t Msk::OnSubflowData(SubflowId id, std::span<const std::uint8_t> in_order,
+                               std::span<const std::uint8_t> more) {
   auto it = subflows_.find(id);
   if (it == subflows_.end()) return 0;
-  MappingTracker& tracker = it->second.rx;
+  Subflow& sf = it->second;
+  MappingTracker& tracker = sf.rx;
   std::size_t taken = 0;
   while (taken < in_order.size()) {
     const auto avail = static_cast<std::uint32_t>(
         std::min<std::size_t>(in_order.size() - taken, std::numeric_limits<std::uint32_t>::max()));
     const auto run = tracker.Front(avail);
     if (!run) break;
+    if (cfg_.checksums && !CheckFront(sf, in_order.subspan(taken), more)) break;
     const Reassembly::Placed p = rx_.Insert(run->dsn, in_order.subspan(taken, run->length));
     counters_.rx_fresh_bytes += p.fresh;
     counters_.rx_duplicate_bytes += p.duplicate;
@@ -135,6 +140,77 @@ std::size_t Msk::OnSubflowData(SubflowId id, std::span<const std::uint8_t> in_or
     taken += run->length;
   }
   return taken;
+}
+
+bool Msk::CheckFront(Subflow& sf, std::span<const std::uint8_t> in_order, std::span<const std::uint8_t> more) {
+  if (sf.csum_failure) return false;
+  const DssMapping* m = sf.rx.FrontMapping();
+  const std::uint32_t next = sf.rx.next_ssn();
+  const std::uint32_t end = m->ssn + m->length;
+  // Already checked (Front reads a mapping in several runs when the bytes come in pieces).
+  if (sf.csum_checked_end && SeqLt(next, *sf.csum_checked_end) && SeqLe(end, *sf.csum_checked_end)) return true;
+  if (m->ssn != next) {
+    // Its first bytes were taken under another (consistent) mapping: the sum cannot be made.
+    ++counters_.csum_unverifiable;
+    sf.csum_checked_end = end;
+    return true;
+  }
+  if (in_order.size() + more.size() < m->length) return false;  // the sum covers the whole mapping
+  // The pseudo-header's length is the wire's, the DATA_FIN's octet counted (Linux validate_data_csum).
+  const auto wire_len = static_cast<std::uint16_t>(m->length + (m->data_fin ? 1 : 0));
+  const auto head = in_order.first(std::min<std::size_t>(in_order.size(), m->length));
+  const auto tail = more.first(m->length - head.size());
+  std::uint16_t sum = wire::Sum(head);
+  if (!tail.empty()) {
+    std::uint16_t t = wire::Sum(tail);
+    // After an odd number of bytes the tail's words straddle: its sum is byte-swapped (RFC 1071 2(B)).
+    if (head.size() % 2 != 0) t = static_cast<std::uint16_t>((t << 8) | (t >> 8));
+    sum = wire::Combine(sum, t);
+  }
+  // Valid when the sum with the received checksum in place is all ones (either zero of ones'
+  // complement is accepted, as DssChecksumValid does).
+  const auto want = static_cast<std::uint16_t>(~DssChecksumFromSum(m->dsn, m->ssn, wire_len, sum));
+  if (!m->checksum || wire::Combine(want, *m->checksum) != 0xffff) {
+    ++counters_.data_csum_err;
+    sf.csum_failure = m->dsn;
+    return false;
+  }
+  sf.valid_csum_seen = true;
+  sf.csum_checked_end = end;
+  return true;
+}
+
+std::optional<std::uint64_t> Msk::checksum_failure(SubflowId id) const {
+  auto it = subflows_.find(id);
+  return it == subflows_.end() ? std::nullopt : it->second.csum_failure;
+}
+
+bool Msk::valid_checksum_seen(SubflowId id) const {
+  auto it = subflows_.find(id);
+  return it != subflows_.end() && it->second.valid_csum_seen;
+}
+
+void Msk::AcceptFailedMapping(SubflowId id) {
+  auto it = subflows_.find(id);
+  if (it == subflows_.end() || !it->second.csum_failure) return;
+  Subflow& sf = it->second;
+  sf.csum_failure.reset();
+  if (const DssMapping* m = sf.rx.FrontMapping()) sf.csum_checked_end = m->ssn + m->length;
+}
+
+std::vector<std::uint8_t> Msk::TakeUnsent() {
+  const std::uint64_t end = buf_dsn_ + (buf_.size() - head_);
+  std::vector<std::uint8_t> out;
+  if (DsnLt(snd_nxt_, end)) {
+    const auto from = static_cast<std::ptrdiff_t>(head_ + (snd_nxt_ - buf_dsn_));
+    out.assign(buf_.begin() + from, buf_.end());
+  }
+  buf_.clear();
+  head_ = 0;
+  buf_dsn_ = snd_nxt_ = snd_una_ = end;
+  reinject_.clear();
+  for (auto& [id, sf] : subflows_) sf.tx_maps.clear();
+  return out;
 }
 
 void Msk::OnDataAck(SubflowId /*id*/, DataAck ack, std::uint32_t window) {

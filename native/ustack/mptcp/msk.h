@@ -74,6 +74,8 @@ struct MskCounters {
   std::uint64_t tx_reinjected_bytes = 0;   // bytes assigned again after their subflow failed
   std::uint64_t tx_data_fin_repeats = 0;   // DATA_FIN sent again because no DATA_ACK covered it
   std::uint64_t subflows_failed = 0;
+  std::uint64_t data_csum_err = 0;         // received mappings whose DSS checksum was wrong (Linux DataCsumErr)
+  std::uint64_t csum_unverifiable = 0;     // mappings starting before bytes already taken: not checkable, taken
 };
 
 class Msk {
@@ -119,10 +121,28 @@ class Msk {
   // `in_order` are the subflow's next in-order bytes (its receive buffer from the front). Returns
   // how many were taken (the caller releases them from the subflow): fewer when the rest has no
   // mapping yet (hold at most a receive window of it, then reset the subflow: RFC 8684 3.3.1).
-  std::size_t OnSubflowData(SubflowId id, std::span<const std::uint8_t> in_order);
+  // `more`: the bytes that follow `in_order` elsewhere in memory (a wrapped ring buffer), only read
+  // to check a mapping's DSS checksum that reaches into them; they are taken in a later call.
+  std::size_t OnSubflowData(SubflowId id, std::span<const std::uint8_t> in_order,
+                            std::span<const std::uint8_t> more = {});
   // A DATA_ACK and the TCP window (descaled) of a segment on subflow `id` (RFC 8684 3.3.5: the
   // window is relative to the DATA_ACK, and its right edge never moves left).
   void OnDataAck(SubflowId id, DataAck ack, std::uint32_t window);
+
+  // ---- DSS checksums (RFC 8684 3.3.1, 3.7), when cfg.checksums: OnSubflowData takes a mapping's
+  // bytes only once all of them are at hand and its checksum holds. A failure stops the subflow
+  // there: OnSubflowData takes nothing more from it until the caller decides (AcceptFailedMapping,
+  // or the subflow is reset and its data reinjected by the peer).
+  std::optional<std::uint64_t> checksum_failure(SubflowId id) const;  // DSN of the failed mapping
+  bool valid_checksum_seen(SubflowId id) const;  // a mapping on this subflow passed (Linux valid_csum_seen)
+  // Take the failed mapping's bytes after all, as Linux does on its way to fall back to TCP.
+  void AcceptFailedMapping(SubflowId id);
+
+  // ---- fallback to TCP after the handshake (RFC 8684 3.7, one subflow): the subflow becomes the
+  // connection. Returns the bytes the application queued that no subflow carries yet (they go to
+  // the subflow's TCP after what it already has) and empties the send buffer: what was assigned
+  // already is in the subflow's TCP, which delivers it reliably.
+  std::vector<std::uint8_t> TakeUnsent();
 
   // ---- send path
   // Assigns what may go now: reinjections first, then new data within the peer's window, then a
@@ -152,7 +172,13 @@ class Msk {
     std::uint32_t tx_una_ssn = 1;
     std::deque<DssMapping> tx_maps;  // assigned, not yet both subflow-acked and DATA_ACKed
     bool failed = false;
+    bool valid_csum_seen = false;
+    std::optional<std::uint32_t> csum_checked_end;  // the last checked mapping ends here (relative ssn)
+    std::optional<std::uint64_t> csum_failure;      // DSN of the mapping whose checksum failed
   };
+  // Checks the checksum of the mapping at the front of `sf`'s stream once all of it is in
+  // `in_order`; false: wait for more bytes, or it failed (recorded).
+  bool CheckFront(Subflow& sf, std::span<const std::uint8_t> in_order, std::span<const std::uint8_t> more);
   struct Range {
     std::uint64_t dsn = 0;
     std::uint64_t len = 0;

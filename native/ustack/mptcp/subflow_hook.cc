@@ -98,6 +98,13 @@ void SubflowHook::Fallback(HandshakeCounter why) {
   OnFallback();
 }
 
+void SubflowHook::FallBackEstablished() {
+  if (state_ == State::kFallback) return;
+  OnClosed();  // no MP_JOIN can name a fallen-back connection: its token is free
+  state_ = State::kFallback;
+  OnFallback();
+}
+
 void SubflowHook::Established() {
   state_ = State::kEstablished;
   OnMptcpEstablished();
@@ -218,15 +225,17 @@ void SubflowHook::ClientOut(TcpRepr& seg) {
     m.no_join_id0 = !ctx_.config.allow_join_id0;
     m.sender_key = local_->key;
     m.receiver_key = remote_->key;
-    if (!seg.payload.empty()) {
-      const auto len = static_cast<std::uint16_t>(seg.payload.size());
-      m.data_len = len;
-      if (checksum_) m.checksum = DssChecksum(local_->idsn + 1, 1, len, seg.payload);
-    }
+    if (!seg.payload.empty()) ImplicitMapping(seg, m);
     out_.Append(m, &seg);
     return;
   }
   OnDataSegmentOut(seg, out_);
+}
+
+void SubflowHook::ImplicitMapping(const TcpRepr& seg, MpCapable& m) {
+  const auto len = static_cast<std::uint16_t>(seg.payload.size());
+  m.data_len = len;
+  if (checksum_) m.checksum = DssChecksum(local_->idsn + 1, 1, len, seg.payload);
 }
 
 void SubflowHook::ServerOut(TcpRepr& seg) {

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "ustack/mptcp/crypto.h"
+#include "ustack/mptcp/integrity.h"
 #include "ustack/mptcp/options.h"
 #include "ustack/tcp/option_hook.h"
 
@@ -63,6 +64,7 @@ struct SubflowContext {
   SubflowConfig config;
   TokenTable& tokens;
   HandshakeCounters counters;
+  IntegrityCounters integrity;  // checksums, MP_FAIL, MP_TCPRST, MP_FASTCLOSE (mptcp/integrity.h)
 };
 
 class SubflowHook : public TcpOptionHook {
@@ -107,8 +109,16 @@ class SubflowHook : public TcpOptionHook {
   virtual bool OnDataSegmentIn(const TcpRepr& /*seg*/, const ReceivedOptions& /*opts*/) { return true; }
   virtual void OnMptcpEstablished() {}
   virtual void OnFallback() {}
+  // The implicit mapping of the client's MP_CAPABLE ACK with data (DSN IDSN + 1, SSN 1): its
+  // data-level length and checksum. By default the segment's payload; the data level puts its
+  // whole first mapping there, as Linux does, so that the checksum covers what the DSS of the next
+  // segments maps.
+  virtual void ImplicitMapping(const TcpRepr& seg, MpCapable& m);
 
   SubflowContext& ctx() { return ctx_; }
+  // Fallback after the handshake (RFC 8684 3.7: infinite mapping, a checksum failure on the first
+  // mapping, data without DSS): from now on the hook adds and reads nothing. Counted by the caller.
+  void FallBackEstablished();
 
  private:
   bool UsableMpc(const MpCapable& m, bool on_syn);

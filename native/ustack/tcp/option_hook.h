@@ -40,6 +40,13 @@ class TcpOptionHook {
 
   // The connection reached CLOSED (free what the hook holds per connection, e.g. a token).
   virtual void OnClosed() {}
+
+  // A RST tcp/ is about to send for this connection (an abort, a refused segment or SYN): the hook
+  // may add entries to rst.mptcp (MPTCP puts MP_TCPRST, MP_FASTCLOSE, MP_FAIL there: RFC 8684
+  // 3.5-3.7), valid until its next call. Called for a SYN the hook refused too, before it is freed.
+  virtual void OnResetOut(TcpRepr& /*rst*/) {}
+  // A RST that tcp/ accepts (it ends the connection) arrived: the hook may read its options.
+  virtual void OnResetIn(const TcpRepr& /*rst*/) {}
 };
 
 // Creates the hook for a connection a listener accepts, from its SYN; null for none.

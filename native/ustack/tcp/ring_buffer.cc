@@ -23,6 +23,11 @@ std::span<const std::uint8_t> RingBuffer::PeekContiguous() const {
   return std::span<const std::uint8_t>(storage_.data() + read_, std::min(len_, storage_.size() - read_));
 }
 
+std::span<const std::uint8_t> RingBuffer::PeekWrapped() const {
+  const std::size_t first = PeekContiguous().size();
+  return std::span<const std::uint8_t>(storage_.data(), len_ - first);
+}
+
 std::size_t RingBuffer::Read(std::span<std::uint8_t> out) {
   std::size_t done = 0;
   while (done < out.size() && len_ > 0) {

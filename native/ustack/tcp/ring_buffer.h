@@ -26,6 +26,8 @@ class RingBuffer {
   void EnqueueUnallocated(std::size_t n);
   // The readable bytes that are contiguous in memory (the first part when the data wraps).
   std::span<const std::uint8_t> PeekContiguous() const;
+  // The readable bytes after those (at the start of the storage when the data wraps), else empty.
+  std::span<const std::uint8_t> PeekWrapped() const;
   // Copies out and removes up to out.size() bytes.
   std::size_t Read(std::span<std::uint8_t> out);
   void Dequeue(std::size_t n);

@@ -225,6 +225,8 @@ IoResult TcpConnection::Recv(std::span<std::uint8_t> out) {
 
 std::span<const std::uint8_t> TcpConnection::RecvPeek() const { return rx_.PeekContiguous(); }
 
+std::span<const std::uint8_t> TcpConnection::RecvPeekWrapped() const { return rx_.PeekWrapped(); }
+
 void TcpConnection::RecvConsume(std::size_t n) {
   rx_.Dequeue(n);
   MaybeWindowUpdate();
@@ -351,7 +353,7 @@ void TcpConnection::Process(Instant now, const TcpRepr& seg) {
     seq += 1;
   }
   if (seg.has(kTcpRst)) {
-    ProcessRst(now, seq);
+    ProcessRst(now, seg, seq);
     return;
   }
   if (syn) {  // RFC 5961 4.2: whatever its sequence number, a SYN here gets a challenge ACK
@@ -424,6 +426,7 @@ void TcpConnection::ProcessSynSent(Instant now, const TcpRepr& seg) {
   }
   if (seg.has(kTcpRst)) {
     if (ack) {  // RFC 5961 3.2 leaves SYN-SENT as RFC 793 had it: an acceptable ACK makes it valid
+      if (hook_) hook_->OnResetIn(seg);
       counters().Inc(TcpCounter::kAttemptFails);
       Fail(TcpError::kConnectionRefused);
     }
@@ -464,7 +467,7 @@ bool TcpConnection::Acceptable(std::uint32_t seq, std::uint32_t len) const {
   return SeqInRange(seq, rcv_nxt_, end) || SeqInRange(seq + len - 1, rcv_nxt_, end);
 }
 
-void TcpConnection::ProcessRst(Instant now, std::uint32_t seq) {
+void TcpConnection::ProcessRst(Instant now, const TcpRepr& seg, std::uint32_t seq) {
   std::uint32_t wnd = SeqGt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
   if (seq != rcv_nxt_) {
     // RFC 5961 3.2: in the window but not exact could be a blind attack: challenge, don't reset.
@@ -477,6 +480,7 @@ void TcpConnection::ProcessRst(Instant now, std::uint32_t seq) {
     return;
   }
   counters().Inc(TcpCounter::kRstExact);
+  if (hook_) hook_->OnResetIn(seg);
   switch (state_) {
     case TcpState::kSynReceived:
       counters().Inc(TcpCounter::kAttemptFails);
@@ -827,6 +831,7 @@ bool TcpConnection::Dispatch(Instant now, const TcpEmit& emit) {
     rst.dst_port = tuple_.remote.port;
     rst.seq = *pending_rst_;
     rst.flags = kTcpRst;
+    if (hook_) hook_->OnResetOut(rst);
     if (!emit(tuple_, rst)) return false;
     counters().Inc(TcpCounter::kOutSegs);
     counters().Inc(TcpCounter::kOutRsts);

@@ -60,6 +60,8 @@ class TcpConnection {
   IoResult Recv(std::span<std::uint8_t> out);
   // Zero-copy receive: the readable bytes that are contiguous in the buffer, then RecvConsume().
   std::span<const std::uint8_t> RecvPeek() const;
+  // The readable bytes after RecvPeek's when the buffer wraps (read them after consuming those).
+  std::span<const std::uint8_t> RecvPeekWrapped() const;
   void RecvConsume(std::size_t n);
   // Half-close: a FIN follows the queued data.
   void Shutdown();
@@ -126,7 +128,7 @@ class TcpConnection {
 
   // input
   void ProcessSynSent(Instant now, const TcpRepr& seg);
-  void ProcessRst(Instant now, std::uint32_t seq);
+  void ProcessRst(Instant now, const TcpRepr& seg, std::uint32_t seq);
   bool ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t seq);
   void ProcessText(Instant now, std::uint32_t seq, std::span<const std::uint8_t> payload, bool fin);
   void NegotiateOptions(const TcpRepr& syn);

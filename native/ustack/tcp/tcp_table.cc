@@ -84,7 +84,7 @@ void TcpTable::ListenerInput(Instant now, SocketId lid, const FourTuple& tuple, 
   std::unique_ptr<TcpOptionHook> hook = l.hook_factory ? l.hook_factory(tuple, seg) : nullptr;
   std::unique_ptr<TcpConnection> conn = TcpConnection::Accept(*ctx_, id, tuple, seg, now, std::move(hook));
   if (conn->state() == TcpState::kClosed) {  // the hook refused the SYN
-    ReplyRst(tuple, seg);
+    ReplyRst(tuple, seg, conn->option_hook());
     return;
   }
   SocketId got = Insert(std::move(conn));
@@ -94,7 +94,7 @@ void TcpTable::ListenerInput(Instant now, SocketId lid, const FourTuple& tuple, 
   MarkDirty(got);
 }
 
-void TcpTable::ReplyRst(const FourTuple& tuple, const TcpRepr& seg) {
+void TcpTable::ReplyRst(const FourTuple& tuple, const TcpRepr& seg, TcpOptionHook* hook) {
   // RFC 9293 3.10.7.1: never answer a RST; otherwise make the RST acceptable to the sender.
   if (seg.has(kTcpRst)) return;
   TcpRepr rst;
@@ -108,7 +108,20 @@ void TcpTable::ReplyRst(const FourTuple& tuple, const TcpRepr& seg) {
     rst.ack = seg.seq + seg.segment_length();
     rst.flags = kTcpRst | kTcpAck;
   }
-  replies_.emplace_back(tuple, rst);
+  Reply& r = replies_.emplace_back(Reply{tuple, rst, {}, {}});
+  if (hook == nullptr) return;
+  hook->OnResetOut(r.rst);
+  std::size_t used = 0;
+  for (std::uint8_t i = 0; i < r.rst.mptcp_count; ++i) {
+    const auto opt = r.rst.mptcp[i];
+    if (used + opt.size() > r.option_bytes.size()) {
+      r.rst.mptcp_count = i;
+      break;
+    }
+    std::copy(opt.begin(), opt.end(), r.option_bytes.begin() + static_cast<std::ptrdiff_t>(used));
+    r.option_lens[i] = static_cast<std::uint8_t>(opt.size());
+    used += opt.size();
+  }
 }
 
 SocketId TcpTable::Insert(std::unique_ptr<TcpConnection> conn) {
@@ -185,7 +198,11 @@ void TcpTable::Remove(SocketId id) {
 bool TcpTable::Dispatch(Instant now, const TcpEmit& emit) {
   wheel_.Expire(now, [this](std::uint32_t id) { MarkDirty(id); });
   while (!replies_.empty()) {
-    if (!emit(replies_.front().first, replies_.front().second)) return false;
+    Reply& r = replies_.front();
+    for (std::size_t i = 0, at = 0; i < r.rst.mptcp_count; at += r.option_lens[i], ++i) {
+      r.rst.mptcp[i] = std::span<const std::uint8_t>(r.option_bytes.data() + at, r.option_lens[i]);
+    }
+    if (!emit(r.tuple, r.rst)) return false;
     ctx_->counters.Inc(TcpCounter::kOutSegs);
     ctx_->counters.Inc(TcpCounter::kOutRsts);
     replies_.pop_front();

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <deque>
 #include <functional>
 #include <map>
@@ -90,7 +91,8 @@ class TcpTable {
 
   SocketId FindListener(const Endpoint& local) const;
   void ListenerInput(Instant now, SocketId lid, const FourTuple& tuple, const TcpRepr& seg);
-  void ReplyRst(const FourTuple& tuple, const TcpRepr& seg);
+  // `hook`: the option hook of a connection refused at its SYN, which may add options to the RST.
+  void ReplyRst(const FourTuple& tuple, const TcpRepr& seg, TcpOptionHook* hook = nullptr);
   SocketId Insert(std::unique_ptr<TcpConnection> conn);
   void MarkDirty(SocketId id);
   // After any activity: accept queue, freeing, readiness events, the timer.
@@ -104,7 +106,15 @@ class TcpTable {
   std::map<Endpoint, SocketId> listen_by_endpoint_;
   TimerWheel wheel_;
   std::vector<SocketId> dirty_;
-  std::deque<std::pair<FourTuple, TcpRepr>> replies_;  // RSTs owed by the table itself
+  // A RST owed by the table itself. Option bytes a hook added are copied here (the hook is gone by
+  // the time the RST goes out); rst.mptcp is pointed at them when it is emitted.
+  struct Reply {
+    FourTuple tuple;
+    TcpRepr rst;
+    std::array<std::uint8_t, 40> option_bytes{};
+    std::array<std::uint8_t, TcpRepr::kMaxMptcpOptions> option_lens{};
+  };
+  std::deque<Reply> replies_;
   std::vector<std::pair<SocketId, std::uint32_t>> events_;
   SocketId next_id_ = 1;
   std::uint32_t ephemeral_next_ = 0;

@@ -221,7 +221,15 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
     }
     return true;
   };
-  ASSERT_TRUE(net.RunUntil(all_closed));
+  const bool closed_ok = net.RunUntil(all_closed);
+  // Nothing on this link changes payloads or strips options: no checksum failure, fallback or reset.
+  for (MptcpStack* st : {&net.a(), &net.b()}) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(IntegrityCounter::kCount); ++i) {
+      const auto k = static_cast<IntegrityCounter>(i);
+      if (st->integrity_counters().Get(k) != 0) ADD_FAILURE() << IntegrityCounterName(k) << "=" << st->integrity_counters().Get(k);
+    }
+  }
+  ASSERT_TRUE(closed_ok);
   for (int i = 0; i < kConns; ++i) {
     const Peer& cl = clients[i];
     const auto sv = std::find_if(servers.begin(), servers.end(), [&](const Peer& p) { return p.client_port == cl.client_port; });

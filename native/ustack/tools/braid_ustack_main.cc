@@ -10,7 +10,7 @@
 //                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]
 //                [--mptcp [--scheduler minrtt|roundrobin|redundant] [--backup-path N]...
 //                         [--no-signal-path N]... [--no-subflow-path N]... [--link-poll-ms N]]
-//                [--eal-arg ARG]...
+//                [--mptcp-checksum] [--abort-after BYTES] [--eal-arg ARG]...
 //
 //   Each --vdev (or --dev NAME, a port the EAL has from --eal-arg) opens an interface; the address,
 //   gateway and capture flags after it are its own (tools/ustack_args.h). With several interfaces,
@@ -23,6 +23,8 @@
 //     "paths":[{local, remote, ids, backup, bytes each way}]. --backup-path N flags interface N's
 //     subflows backup; port links are read every --link-poll-ms (tools/link_monitor.h) and a link
 //     going down or up is printed ({"event":"link",...}) and told to the path manager.
+//   --mptcp-checksum: ask for DSS checksums (our MP_CAPABLE A bit).
+//   --abort-after BYTES: abort each connection (RST; MP_FASTCLOSE over MPTCP) once it moved BYTES.
 //
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic
@@ -139,6 +141,14 @@ void PrintMptcpCounters(const mptcp::MptcpStack& mp) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(mptcp::PathCounter::kCount); ++i) {
     const auto c = static_cast<mptcp::PathCounter>(i);
     if (p.Get(c) != 0) std::printf("mptcp %s=%llu\n", mptcp::PathCounterName(c), static_cast<unsigned long long>(p.Get(c)));
+  }
+  const auto& g = mp.integrity_counters();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(mptcp::IntegrityCounter::kCount); ++i) {
+    const auto c = static_cast<mptcp::IntegrityCounter>(i);
+    if (g.Get(c) != 0) std::printf("mptcp %s=%llu\n", mptcp::IntegrityCounterName(c), static_cast<unsigned long long>(g.Get(c)));
+  }
+  for (std::size_t r = 0; r < g.rst_reason_rx.size(); ++r) {
+    if (g.rst_reason_rx[r] != 0) std::printf("mptcp MpTcpRstRxReason%zu=%llu\n", r, static_cast<unsigned long long>(g.rst_reason_rx[r]));
   }
 }
 

@@ -5,6 +5,7 @@ namespace braid::ustack::tools {
 mptcp::MptcpStackConfig MptcpConfigFrom(const Args& args) {
   mptcp::MptcpStackConfig c;
   if (args.scheduler) c.msk.scheduler = *args.scheduler;
+  c.subflow.checksum = args.mptcp_checksum;
   for (std::size_t i = 0; i < args.ports.size(); ++i) {
     c.paths.push_back(mptcp::PathOptions{.backup = args.backup[i], .signal = args.signal[i], .subflow = args.subflow[i]});
   }

@@ -66,6 +66,7 @@ struct App::Session {
   bool shut = false;      // our FIN is queued
   bool eof = false;       // the peer's FIN was read
   bool closing = false;   // Close() called; waiting for the close handshake (clients)
+  bool aborted = false;   // abort_after reached: Abort() called
   // rr
   std::uint64_t rounds = 0;
   std::size_t round_sent = 0;
@@ -266,6 +267,13 @@ bool App::StepSession(Instant now, Session& s) {
   }
   any |= s.in != in_before || s.out != out_before;
 
+  if (opt_.abort_after != 0 && s.in + s.out >= opt_.abort_after) {
+    stack_.Abort(s.id);
+    s.aborted = true;
+    Finish(now, s, "aborted");
+    return true;
+  }
+
   if (!s.eof && stack_.Status(s.id).eof) {
     s.eof = true;
     any = true;
@@ -296,7 +304,7 @@ void App::SampleSubflows(Instant now, Session& s, bool force) {
 
 void App::Finish(Instant now, Session& s, const char* error) {
   if (stack_.Status(s.id).exists) SampleSubflows(now, s, true);
-  if (error != nullptr && stack_.Status(s.id).exists) stack_.Close(s.id);
+  if (error != nullptr && !s.aborted && stack_.Status(s.id).exists) stack_.Close(s.id);
   const bool client = opt_.connect.has_value();
   std::string line = std::string("{\"event\":\"") + (client ? "result" : "connection") + "\",\"mode\":\"" +
                      AppModeName(opt_.mode) + "\",\"remote\":\"" + FormatEndpoint(s.remote) + "\"";
@@ -343,7 +351,7 @@ void App::Finish(Instant now, Session& s, const char* error) {
     const bool short_data = opt_.mode == AppMode::kSource ? s.out != opt_.bytes
                             : opt_.mode == AppMode::kRr   ? s.rounds != opt_.count
                                                           : false;
-    ok_ = error == nullptr && !short_data;
+    ok_ = s.aborted || (error == nullptr && !short_data);  // an abort asked for is a success
   }
 }
 

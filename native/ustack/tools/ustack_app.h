@@ -7,6 +7,7 @@
 //          bytes and their SHA-256
 //   rr     client: `count` request/response round trips of `size` bytes against an echo server;
 //          reports the round-trip latencies
+// Any mode with abort_after: the connection is aborted (RST) once it moved that many bytes.
 // Results are single JSON lines handed to `report`: one per finished connection for servers
 // ({"event":"connection",...}), one for a client ({"event":"result",...}).
 #pragma once
@@ -55,6 +56,9 @@ struct AppOptions {
   // MPTCP: the connection's subflows now (sampled while it runs: a subflow that is gone by the end
   // keeps its last figures); unset for plain TCP.
   std::function<std::vector<SubflowReport>(SocketId)> subflows;
+  // When set: once a connection moved this many bytes (in + out) the application aborts it
+  // (SocketApi::Abort: a RST; over MPTCP one carrying MP_FASTCLOSE). Its line says "aborted".
+  std::uint64_t abort_after = 0;
 };
 
 class App {

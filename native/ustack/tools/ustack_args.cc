@@ -17,7 +17,7 @@ namespace {
                "         [--eal-arg ARG]... [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
                "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]\n"
                "         [--mptcp [--scheduler minrtt|roundrobin|redundant] [--backup-path N]... [--no-signal-path N]...\n"
-               "                  [--no-subflow-path N]... [--link-poll-ms N]]\n",
+               "                  [--no-subflow-path N]... [--link-poll-ms N] [--mptcp-checksum]] [--abort-after BYTES]\n",
                why.c_str());
   std::exit(2);
 }
@@ -111,6 +111,10 @@ Args ParseArgs(int argc, char** argv) {
       a.mptcp = true;
       continue;
     }
+    if (flag == "--mptcp-checksum") {
+      a.mptcp_checksum = true;
+      continue;
+    }
     if (flag == "--zero-copy") {
       a.zero_copy = true;
       continue;
@@ -156,6 +160,7 @@ Args ParseArgs(int argc, char** argv) {
       a.app.mode = *m;
     } else if (flag == "--port") a.app.port = static_cast<std::uint16_t>(ParseNumber(v, "--port", 65535));
     else if (flag == "--connect") a.app.connect = ParseHostPort(v);
+    else if (flag == "--abort-after") a.app.abort_after = ParseNumber(v, "--abort-after", UINT64_MAX);
     else if (flag == "--bytes") a.app.bytes = ParseNumber(v, "--bytes", UINT64_MAX);
     else if (flag == "--count") a.app.count = ParseNumber(v, "--count", UINT32_MAX);
     else if (flag == "--size") a.app.size = ParseNumber(v, "--size", 1 << 20);
@@ -183,6 +188,7 @@ Args ParseArgs(int argc, char** argv) {
     if (flag == "--no-subflow-path") a.subflow[n] = false;
   }
   if (a.scheduler && !a.mptcp) Usage("--scheduler needs --mptcp");
+  if (a.mptcp_checksum && !a.mptcp) Usage("--mptcp-checksum needs --mptcp");
   a.stack.iface = a.ports.front().iface;
   const AppMode m = a.app.mode;
   if (m == AppMode::kRr && !a.app.connect) Usage("--mode rr needs --connect");

@@ -35,6 +35,7 @@ struct Args {
   bool wait_stdin = false;  // start the application only after a line on stdin
   bool zero_copy = false;   // source: send from mbuf-backed buffers (MbufBufferPool, SendBuffer)
   bool mptcp = false;       // MPTCP: clients offer it, servers accept it; both fall back to TCP
+  bool mptcp_checksum = false;  // MPTCP: ask for DSS checksums (MP_CAPABLE A bit)
   // MPTCP path options, indexed by interface: --backup-path N flags interface N backup (MP_JOIN B
   // bit, MP_PRIO); --no-signal-path N: its address is not announced (ADD_ADDR); --no-subflow-path N:
   // no subflow is opened from it.

@@ -1,0 +1,174 @@
+// How braid-ustack's MPTCP connections end abruptly, against Linux's kernel MPTCP over
+// net_af_packet on a veth, in namespaces this test creates (RFC 8684 3.5, 3.6):
+//   ustack sink server, --abort-after 4 MB  <- `mptcpize run socat` upload: our Abort sends a RST
+//     carrying MP_FASTCLOSE with Linux's key (and MP_TCPRST): Linux counts MPTcpExtMPFastcloseRx and
+//     MPRstRx, and socat fails with a reset
+//   ustack source client -> `mptcpize run socat` server with SO_LINGER 0 that stops reading: Linux
+//     closes with unread data and a zero linger, i.e. MP_FASTCLOSE (mptcp_do_fastclose): braid-ustack
+//     sees the reset and counts MpFastcloseRx (Linux MPFastcloseTx rises)
+// Needs the cmake build: build/ctest/native/ustack/braid-ustack.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { extraNsName } from '../../src/testbed';
+import { makePrefix } from '../../src/testbed/names';
+import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
+import { BINARY, LINUX_V4, makeInput, must, sh, STACK_V4 } from './ustack-harness';
+
+interface AppLine {
+  event: 'connection' | 'result' | 'summary';
+  bytes?: number;
+  mptcp?: boolean;
+  error?: string;
+}
+
+/** braid-ustack in `ns` with --mptcp; stdout collected. */
+class Ustack {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(ns: string, args: string[]) {
+    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, '--mptcp', '--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!/ ready$/m.test(this.stdout)) {
+      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stderr}`);
+      if (Date.now() > deadline) assert.fail(`braid-ustack not ready after ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  lines(): AppLine[] {
+    return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as AppLine);
+  }
+
+  /** A counter line `mptcp NAME=V` printed at exit (0 when absent). */
+  counter(name: string): number {
+    return Number(this.stdout.match(new RegExp(`^mptcp ${name}=(\\d+)$`, 'm'))?.[1] ?? '0');
+  }
+
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+interface Site {
+  linuxNs: string;
+  stackNs: string;
+  dir: string;
+  input: string;
+}
+
+/** Linux's MPTcpExt counters in `ns`, by name without the prefix. */
+async function mptcpExt(ns: string): Promise<Map<string, number>> {
+  const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
+  const [head, values] = text.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+  assert.ok(head !== undefined && values !== undefined, `no MPTcpExt in /proc/net/netstat of ${ns}`);
+  const names = head.split(/\s+/).slice(1);
+  const vals = values.split(/\s+/).slice(1);
+  return new Map(names.map((n, i) => [n, Number(vals[i])]));
+}
+
+function delta(before: Map<string, number>, after: Map<string, number>): (name: string) => number {
+  return (name) => {
+    assert.ok(after.has(name), `Linux has no MPTcpExt ${name}`);
+    return after.get(name)! - (before.get(name) ?? 0);
+  };
+}
+
+async function weAbort(t: TestContext, site: Site): Promise<void> {
+  const us = new Ustack(site.stackNs, ['--mode', 'sink', '--port', '7611', '--abort-after', '4000000']);
+  await us.ready();
+  const before = await mptcpExt(site.linuxNs);
+  const r = await sh(['ip', 'netns', 'exec', site.linuxNs, 'mptcpize', 'run', 'socat', '-u', `OPEN:${site.input}`,
+    `TCP4:${STACK_V4}:7611`], 120_000);
+  const d = delta(before, await mptcpExt(site.linuxNs));
+  assert.notEqual(r.code, 0, 'socat finished its upload although we aborted');
+  assert.match(r.stderr, /reset/i, `socat did not see a reset: ${r.stderr}`);
+  assert.equal(d('MPCapableSYNACKRX'), 1, 'not an MPTCP connection');
+  assert.equal(d('MPFastcloseRx'), 1, 'Linux counted no MP_FASTCLOSE');
+  assert.ok(d('MPRstRx') >= 1, 'Linux counted no MP_TCPRST');
+  assert.equal(await us.stop(), 0, `braid-ustack failed: ${us.stdout}${us.stderr}`);
+  const line = us.lines().find((l) => l.event === 'connection');
+  assert.equal(line?.error, 'aborted', us.stdout);
+  assert.equal(line?.mptcp, true, us.stdout);
+  assert.equal(us.counter('MpFastcloseTx'), 1, us.stdout);
+  t.diagnostic(`we abort: socat "${r.stderr.trim().split('\n').pop()}", Linux MPFastcloseRx +1, MPRstRx +${d('MPRstRx')}`);
+}
+
+async function linuxAborts(t: TestContext, site: Site): Promise<void> {
+  const port = 7612;
+  // Reads a little, then stops reading and closes with unread data and SO_LINGER 0: Linux's
+  // __mptcp_close does a fast close then.
+  const server = spawn('ip', ['netns', 'exec', site.linuxNs, 'mptcpize', 'run', 'socat', '-u', '-b', '65536',
+    `TCP4-LISTEN:${port},reuseaddr,linger=0`, 'SYSTEM:head -c 2000000 >/dev/null'], { stdio: 'ignore' });
+  const done = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  for (let tries = 0; ; ++tries) {
+    const r = await sh(['ip', 'netns', 'exec', site.linuxNs, 'ss', '-Hltn', `sport = :${port}`]);
+    if (r.code === 0 && r.stdout.trim() !== '') break;
+    assert.ok(tries < 200, `nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const before = await mptcpExt(site.linuxNs);
+  const us = new Ustack(site.stackNs, ['--mode', 'source', '--connect', `${LINUX_V4}:${port}`, '--bytes', String(1 << 30)]);
+  const code = await us.exited;
+  await done;
+  const d = delta(before, await mptcpExt(site.linuxNs));
+  assert.equal(code, 1, `the source client did not fail: ${us.stdout}${us.stderr}`);
+  const result = us.lines().find((l) => l.event === 'result');
+  assert.ok(result !== undefined, us.stdout);
+  assert.equal(result.error, 'connection reset', JSON.stringify(result));
+  assert.equal(d('MPCapableSYNRX'), 1, 'not an MPTCP connection');
+  const fastclose = us.counter('MpFastcloseRx');
+  const rst = us.counter('MpTcpRstRx');
+  assert.ok(fastclose + rst >= 1, `braid-ustack counted neither MP_FASTCLOSE nor MP_TCPRST:\n${us.stdout}`);
+  assert.equal(us.counter('MpFastcloseBadKey'), 0, us.stdout);
+  t.diagnostic(`Linux aborts: Linux MPFastcloseTx +${d('MPFastcloseTx')}, MPRstTx +${d('MPRstTx')}; ` +
+    `braid-ustack MpFastcloseRx=${fastclose} MpTcpRstRx=${rst}`);
+}
+
+describe('braid-ustack MPTCP teardown with Linux', { timeout: 300_000 }, () => {
+  it('is built', () => {
+    assert.ok(existsSync(BINARY), `${BINARY} missing: build with cmake -S . -B build/ctest && cmake --build build/ctest`);
+  });
+
+  it('MP_FASTCLOSE both ways over net_af_packet', async (t) => {
+    const prefix = makePrefix();
+    const linuxNs = extraNsName(prefix, 'linux');
+    const stackNs = extraNsName(prefix, 'stack');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-teardown-'));
+    try {
+      await must(['ip', 'netns', 'add', linuxNs]);
+      await must(['ip', 'netns', 'add', stackNs]);
+      await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
+      await must(['ip', '-n', linuxNs, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stackNs]);
+      await must(['ip', '-n', linuxNs, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
+      await must(['ip', '-n', linuxNs, 'link', 'set', 'ul0', 'up']);
+      await must(['ip', '-n', linuxNs, 'link', 'set', 'lo', 'up']);
+      await must(['ip', 'netns', 'exec', linuxNs, 'ethtool', '-K', 'ul0', 'tx', 'off']);
+      await must(['ip', 'netns', 'exec', stackNs, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
+      await must(['ip', '-n', stackNs, 'link', 'set', 'us0', 'up']);
+      await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
+      await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
+      const site: Site = { linuxNs, stackNs, dir, input: makeInput(dir).input };
+      await weAbort(t, site);
+      await linuxAborts(t, site);
+    } finally {
+      await killNetnsProcesses([linuxNs, stackNs], 2000);
+      await deleteNetns([linuxNs, stackNs]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
