@@ -28,7 +28,9 @@ class LinkMonitor {
   LinkMonitor& operator=(const LinkMonitor&) = delete;
 
   // At most once per interval: reads every link and calls on_change(index, up) for each whose state
-  // differs from the last read (all links count as up before the first).
+  // differs from the one reported last (all links count as up before the first) in two reads in a
+  // row: a carrier blip while the driver starts (or a flap shorter than an interval) is no path
+  // change.
   void Poll(Instant now, const std::function<void(std::size_t index, bool up)>& on_change);
   bool up(std::size_t index) const { return up_.at(index); }
 
@@ -37,6 +39,7 @@ class LinkMonitor {
 
   std::vector<Link> links_;
   std::vector<bool> up_;
+  std::vector<int> differing_;  // reads in a row that differed from up_
   Duration interval_;
   Instant next_{};
   int fd_ = -1;  // for SIOCGIFFLAGS
