@@ -4,7 +4,7 @@
 //   mptcp-peer (--connect HOST:PORT [--bind ADDR] | --listen PORT [--bind ADDR])
 //              [--send BYTES] [--echo] [--tcp] [--sample-ms N]
 //
-// One connection: sends BYTES of a fixed pseudo-random stream then shuts down its side (--send),
+// One connection (a server keeps listening meanwhile, for the peer's MP_JOINs): sends BYTES of a fixed pseudo-random stream then shuts down its side (--send),
 // or sends back what it reads (--echo), and reads to end of stream. While the connection is open it
 // samples TCP_IS_MPTCP and MPTCP_FULL_INFO every N ms (default 50) and remembers every subflow it
 // saw (by subflow id, with its addresses and the largest byte counts). At the end it prints one JSON
@@ -145,7 +145,8 @@ int Establish(const Args& a) {
   std::fflush(stdout);
   const int fd = accept(lfd, nullptr, nullptr);
   if (fd < 0) FailErrno("accept");
-  close(lfd);
+  // The listener stays open until exit: Linux answers MP_JOINs to a port nobody listens on any more
+  // with a RST, so closing it would refuse the peer's further subflows.
   return fd;
 }
 

@@ -98,7 +98,9 @@ void Interface::OnArp(std::span<const std::uint8_t> packet) {
   ArpRepr arp;
   if (ArpRepr::Parse(packet, &arp) != WireError::kOk) return Drop(IfaceDrop::kArpMalformed);
   if (arp.operation != kArpRequest && arp.operation != kArpReply) return Drop(IfaceDrop::kArpBadOperation);
-  const bool for_us = cfg_.ipv4 && arp.target_ip == cfg_.ipv4->addr;
+  // Weak host, as Linux (arp_ignore=0): any of the host's addresses is answered on any interface,
+  // so a peer's subflow bound to this link may reach an address of another path.
+  const bool for_us = (cfg_.ipv4 && arp.target_ip == cfg_.ipv4->addr) || IsHostAddress(arp.target_ip);
   // RFC 826 "Packet Reception": update an existing entry from any ARP (merge flag); add one only
   // when the packet is for us.
   if (for_us || neighbors_.Contains(arp.sender_ip)) {
@@ -112,7 +114,7 @@ void Interface::OnArp(std::span<const std::uint8_t> packet) {
   ArpRepr reply;
   reply.operation = kArpReply;
   reply.sender_mac = mac_;
-  reply.sender_ip = cfg_.ipv4->addr;
+  reply.sender_ip = arp.target_ip;
   reply.target_mac = arp.sender_mac;
   reply.target_ip = arp.sender_ip;
   reply.Emit(std::span(tx_).subspan(kEthLen));

@@ -46,8 +46,9 @@ std::size_t Stack::AddInterface(Device& device, const InterfaceConfig& config) {
     }
   }
   Port port{&device, config, std::make_unique<Interface>(device, config)};
+  const std::size_t index = ifaces_.size();
   port.iface->set_tcp_handler(
-      [this](Instant now, const FourTuple& tuple, const TcpRepr& seg) { OnSegment(now, tuple, seg); });
+      [this, index](Instant now, const FourTuple& tuple, const TcpRepr& seg) { OnSegment(index, now, tuple, seg); });
   // Weak host (as Linux): TCP to any of this stack's addresses is taken on any interface.
   port.iface->set_host_address_filter([this](const IpAddress& ip) { return InterfaceOf(ip).has_value(); });
   ifaces_.push_back(std::move(port));
@@ -64,12 +65,31 @@ std::optional<std::size_t> Stack::InterfaceOf(const IpAddress& ip) const {
   return std::nullopt;
 }
 
-Stack::Port& Stack::PortFor(const IpAddress& local) {
-  const auto i = InterfaceOf(local);
-  return ifaces_[i.value_or(0)];
+Stack::Port& Stack::PortFor(const FourTuple& tuple) {
+  if (!ties_.empty()) {
+    if (auto it = ties_.find(tuple); it != ties_.end()) return ifaces_[it->second];
+  }
+  return ifaces_[InterfaceOf(tuple.local.addr).value_or(0)];
 }
 
-void Stack::OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg) { tcp_.Process(now, tuple, seg); }
+void Stack::OnSegment(std::size_t index, Instant now, const FourTuple& tuple, const TcpRepr& seg) {
+  const bool existed = tcp_.HasConnection(tuple);
+  tcp_.Process(now, tuple, seg);
+  // A new connection whose SYN came over a link other than its address's own: tie it to that link
+  // (a tie left by an earlier connection of the same four-tuple is replaced).
+  if (!existed && seg.has(kTcpSyn) && !seg.has(kTcpAck) && tcp_.HasConnection(tuple)) {
+    if (InterfaceOf(tuple.local.addr) != index) {
+      ties_[tuple] = index;
+    } else {
+      ties_.erase(tuple);
+    }
+  }
+  // Sweep ties of freed connections whenever the map doubled since the last sweep.
+  if (ties_.size() > 2 * ties_checked_at_ + 16) {
+    std::erase_if(ties_, [this](const auto& t) { return !tcp_.HasConnection(t.first); });
+    ties_checked_at_ = ties_.size();
+  }
+}
 
 StackPollResult Stack::Poll(Instant now) {
   StackPollResult r = Input(now);
@@ -90,7 +110,7 @@ void Stack::Output(Instant now, StackPollResult& r) {
   tcp_.Dispatch(now, [&](const FourTuple& tuple, const TcpRepr& seg) {
     // Only a full device is worth a retry: TCP keeps the segment and offers it again. Any other
     // drop (no route, unresolved neighbour) counts as a loss that retransmission covers.
-    Interface& iface = *PortFor(tuple.local.addr).iface;
+    Interface& iface = *PortFor(tuple).iface;
     const std::uint64_t full_before = iface.drops(IfaceDrop::kTxDeviceFull);
     if (iface.SendTcp(tuple, seg) == SendResult::kDropped && iface.drops(IfaceDrop::kTxDeviceFull) != full_before) {
       r.device_full = true;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "ustack/iface/interface.h"
@@ -118,19 +119,26 @@ class Stack : public SocketApi {
 
  private:
   static TcpConfig FitToDevice(TcpConfig tcp, const Device& device);
-  void OnSegment(Instant now, const FourTuple& tuple, const TcpRepr& seg);
 
   struct Port {
     Device* device;
     InterfaceConfig config;
     std::unique_ptr<Interface> iface;
   };
-  Port& PortFor(const IpAddress& local);
+  // The interface a segment leaves by: the one its connection is tied to (see ties_), else the one
+  // owning its local address, else the first.
+  Port& PortFor(const FourTuple& tuple);
+  void OnSegment(std::size_t index, Instant now, const FourTuple& tuple, const TcpRepr& seg);
   std::optional<IpAddress> LocalFor(const Port& port, const IpAddress& remote) const;
 
   StackConfig cfg_;
   std::vector<Port> ifaces_;
   TcpTable tcp_;
+  // Connections a peer opened to one of our addresses over another interface's link (a subflow bound
+  // to that path on the peer's side): their segments go back over the same link, as Linux answers
+  // on the route the peer chose. Forgotten once the table no longer has the connection.
+  std::unordered_map<FourTuple, std::size_t, FourTupleHash> ties_;
+  std::size_t ties_checked_at_ = 0;  // ties_.size() after the last sweep
   Instant last_poll_{};
 };
 

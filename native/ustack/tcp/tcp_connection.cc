@@ -624,13 +624,16 @@ bool TcpConnection::ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t se
     ++dupacks_;
     counters().Inc(TcpCounter::kDupAcks);
     send_possible_hint_ = true;  // the pipe shrank
-    if (!in_recovery_ && SeqGt(ack, recover_) &&
+    // RFC 6582 3.2 step 1: "covers more than recover", the highest byte sent at the last entry;
+    // recover_ holds one past it (SND.MAX then), so an ACK of exactly recover_ qualifies: a loss
+    // among the segments sent during the last recovery is a new one.
+    if (!in_recovery_ && SeqGe(ack, recover_) &&
         (dupacks_ >= 3 || (sack_ok_ && scoreboard_.IsLost(snd_una_, LostThreshold())))) {
       EnterRecovery(now);
     }
   }
   // RFC 6675 5 (b): SACK can reveal a loss on an ACK that also advanced SND.UNA.
-  if (!in_recovery_ && sack_ok_ && !scoreboard_.empty() && SeqGt(snd_una_, recover_) &&
+  if (!in_recovery_ && sack_ok_ && !scoreboard_.empty() && SeqGe(snd_una_, recover_) &&
       snd_nxt_ != snd_una_ && scoreboard_.IsLost(snd_una_, LostThreshold())) {
     EnterRecovery(now);
   }

@@ -70,6 +70,7 @@ class TcpTable {
   const TcpConfig& config() const { return ctx_->config; }
   void set_trace(std::function<void(const FourTuple&, TcpState, TcpState)> trace) { ctx_->trace = std::move(trace); }
   std::size_t connection_count() const { return conns_.size(); }
+  bool HasConnection(const FourTuple& tuple) const { return by_tuple_.count(tuple) != 0; }
   std::size_t timer_count() const { return wheel_.size(); }
 
  private:

@@ -372,5 +372,51 @@ TEST(Stack, ConnectFromSecondInterfaceUsesItsLink) {
   EXPECT_THROW(a.AddInterface(narrow.a(), a2), std::invalid_argument);
 }
 
+// Weak host, as Linux: a peer whose subflow is bound to path 1 reaches our path-0 address over
+// path 1's link (its ARP for that address answered there) and our answers go back over the same
+// link, never over path 0's.
+TEST(Stack, ConnectionArrivingOverAnotherInterfacesLinkStaysOnIt) {
+  MemoryLink path0(MemoryLink::Options{});
+  MemoryLink path1(MemoryLink::Options{});
+  Stack a(path0.a(), ConfigFor(1), SecretFor(1));  // 198.18.0.1 on path 0
+  Stack b(path0.b(), ConfigFor(2), SecretFor(2));
+  InterfaceConfig a1;
+  a1.ipv4 = IpCidr{IpAddress::V4(198, 19, 0, 1), 24};
+  InterfaceConfig b1;
+  b1.ipv4 = IpCidr{IpAddress::V4(198, 19, 0, 2), 15};  // 198.18.0.1 looks on-link from here
+  a.AddInterface(path1.a(), a1);
+  b.AddInterface(path1.b(), b1);
+  const OpenResult l = a.Listen(Endpoint{{}, 80});
+  ASSERT_TRUE(l.ok());
+  const OpenResult c = b.ConnectFrom(Instant{}, IpAddress::V4(198, 19, 0, 2), Endpoint{IpAddress::V4(198, 18, 0, 1), 80});
+  ASSERT_TRUE(c.ok());
+  const std::vector<std::uint8_t> data = RandomBytes(100'000, 3);
+  std::vector<std::uint8_t> got;
+  SocketId s = kNoSocket;
+  std::size_t sent = 0;
+  Instant now = Instant::FromMillis(1000);
+  for (int i = 0; i < 100'000 && got.size() < data.size(); ++i) {
+    a.Poll(now);
+    b.Poll(now);
+    if (s == kNoSocket) s = a.Accept(l.id);
+    if (s != kNoSocket && sent < data.size()) sent += a.Send(s, std::span(data).subspan(sent)).bytes;
+    std::array<std::uint8_t, 65536> buf{};
+    const IoResult r = b.Recv(c.id, buf);
+    if (r.error == TcpError::kOk) got.insert(got.end(), buf.begin(), buf.begin() + r.bytes);
+    std::optional<Instant> next = a.NextDeadline();
+    for (auto t : {b.NextDeadline(), path0.NextArrival(), path1.NextArrival()}) {
+      if (t && (!next || *t < *next)) next = t;
+    }
+    if (next && *next > now) now = *next;
+  }
+  EXPECT_EQ(got, data);
+  ASSERT_NE(s, kNoSocket);
+  EXPECT_EQ(a.connection(s)->tuple().local.addr, IpAddress::V4(198, 18, 0, 1));
+  EXPECT_EQ(a.iface(0).counters().tcp_out, 0u);
+  EXPECT_EQ(a.iface(0).counters().tcp_in, 0u);
+  EXPECT_GT(a.iface(1).counters().tcp_out, 0u);
+  EXPECT_EQ(a.iface(1).counters().arp_replies, 1u);  // for 198.18.0.1, on path 1
+}
+
 }  // namespace
 }  // namespace braid::ustack

@@ -1,9 +1,11 @@
 // Two stacks on the simulated link: handshakes, transfers under loss, windows, closes, timeouts.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ustack/tcp/seq.h"
 #include "ustack/tests/tcp_sim.h"
 
 namespace braid::ustack {
@@ -251,6 +253,59 @@ TEST(TcpSim, ZeroCopySendAndPeekReceive) {
   };
   ASSERT_TRUE(net.RunUntil([&] { return eof; }));
   EXPECT_TRUE(SameBytes(got, want));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loss recovery
+
+// A segment first sent during a fast recovery is lost: the ACK that ends the recovery is exactly the
+// recovery point (SND.MAX at entry), and the duplicate ACKs after it announce a new loss, which a
+// fast retransmit repairs (RFC 6582 3.2 step 1: the ACK covers everything sent before the entry).
+// Before, an ACK equal to the recovery point did not count, and only the retransmission timeout
+// (200 ms at least) repaired it: against Linux's MPTCP, whose ACKs ride on its data without SACK
+// blocks, this was the most common timeout.
+TEST(TcpSim, LossOfTheFirstSegmentSentInRecoveryIsFastRetransmitted) {
+  Net net(sim::SimConfig(), sim::SimConfig());
+  Established e = Handshake(net);
+  Peer pa{e.client, sim::RandomBytes(11, 300'000)};
+  Peer pb{e.server, {}};
+  pb.shutdown_after_send = false;
+  net.app = [&] {
+    pa.Pump(net.a());
+    pb.Pump(net.b());
+  };
+  // Drop A's 30th data segment once; once it comes again (the fast retransmit), drop the first
+  // segment of new data after it, which starts at the recovery point.
+  int data_segs = 0;
+  std::optional<std::uint32_t> first_lost;
+  bool retransmitted = false;
+  std::optional<std::uint32_t> second_lost;
+  std::uint32_t highest = 0;
+  net.drop = [&](int from, const TcpRepr& r) {
+    if (from != Net::kA || r.payload.empty()) return false;
+    const std::uint32_t end = r.seq + static_cast<std::uint32_t>(r.payload.size());
+    const bool fresh = data_segs == 0 || SeqGt(end, highest);
+    if (data_segs++ == 0 || SeqGt(end, highest)) highest = end;
+    if (!first_lost && data_segs == 30) {
+      first_lost = r.seq;
+      return true;
+    }
+    if (first_lost && !retransmitted && r.seq == *first_lost) {
+      retransmitted = true;
+      return false;
+    }
+    if (retransmitted && !second_lost && fresh) {
+      second_lost = r.seq;
+      return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(net.RunUntil([&] { return pb.received.size() == pa.to_send.size(); }, Duration::Millis(60000)));
+  ASSERT_TRUE(second_lost.has_value());
+  EXPECT_TRUE(SameBytes(pb.received, pa.to_send));
+  const auto& c = net.a().counters();
+  EXPECT_EQ(c.Get(TcpCounter::kFastRecoveries), 2u);
+  EXPECT_EQ(c.Get(TcpCounter::kTimeouts), 0u);
 }
 
 // ---------------------------------------------------------------------------------------------
