@@ -5,7 +5,8 @@
 //              [--send BYTES] [--echo] [--tcp] [--sample-ms N]
 //
 // One connection (a server keeps listening meanwhile, for the peer's MP_JOINs): sends BYTES of a fixed pseudo-random stream then shuts down its side (--send),
-// or sends back what it reads (--echo), and reads to end of stream. While the connection is open it
+// or sends back what it reads (--echo), and reads to end of stream (a peer sending nothing shuts
+// down its side only then). While the connection is open it
 // samples TCP_IS_MPTCP and MPTCP_FULL_INFO every N ms (default 50) and remembers every subflow it
 // saw (by subflow id, with its addresses and the largest byte counts). At the end it prints one JSON
 // line: {"mptcp":..,"bytes_in":..,"sha256_in":..,"bytes_out":..,"sha256_out":..,"max_subflows":..,
@@ -251,7 +252,10 @@ int main(int argc, char** argv) {
       out_off = 0;
     }
     const bool pending = out_off < out_buf.size();
-    if (!pending && !shut && (a.echo ? eof : made == a.send_bytes)) {
+    // A peer that only receives half-closes after the end of stream, not at once: Linux refuses
+    // MP_JOINs (MPJoinRejected) to a connection that has left ESTABLISHED.
+    const bool writing_done = a.echo || a.send_bytes == 0 ? eof : made == a.send_bytes;
+    if (!pending && !shut && writing_done) {
       if (shutdown(fd, SHUT_WR) != 0) FailErrno("shutdown");
       shut = true;
       continue;
