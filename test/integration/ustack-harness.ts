@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../../..');
 export const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
+/** Linux's side of interop runs: a kernel MPTCP endpoint reporting MPTCP_FULL_INFO (native/testtools). */
+export const MPTCP_PEER = path.join(ROOT, 'build/ctest/mptcp-peer');
 export const LINUX_V4 = '198.18.0.1';
 export const STACK_V4 = '198.18.0.2';
 export const SIZE = 64 * 1024 * 1024;
@@ -66,6 +68,16 @@ export interface SubflowLine {
 }
 
 /** One JSON line of braid-ustack (tools/ustack_app.h). */
+/** mptcp-peer's result line: what the Linux kernel itself said about the connection. */
+export interface PeerResult {
+  mptcp: boolean;
+  bytes_in: number;
+  sha256_in: string;
+  bytes_out: number;
+  max_subflows: number;
+  subflows: { id: number; local: string; remote: string; bytes_sent: number; bytes_received: number }[];
+}
+
 export interface AppLine {
   event: 'connection' | 'result' | 'summary' | 'link';
   bytes?: number;

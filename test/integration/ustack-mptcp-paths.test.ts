@@ -23,7 +23,7 @@
 // Needs the cmake build (build/ctest/native/ustack/braid-ustack).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
@@ -31,11 +31,13 @@ import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
-  BINARY, checkMptcpCapture, makeInput, mptcpDelta, mptcpExt, must, sh, sha256File, UstackProcess, type AppLine,
+  BINARY, checkMptcpCapture, makeInput, MPTCP_PEER, mptcpDelta, mptcpExt, must, sh, UstackProcess, type AppLine, type PeerResult,
 } from './ustack-harness';
 
 // 32 MiB per case keeps the file near 3 minutes on two shared cores (captures and tshark included).
 const PATH_SIZE = 32 * 1024 * 1024;
+// A case that stalls fails alone (its braid-ustack is stopped, the next case starts clean).
+const CASE_TIMEOUT = 90_000;
 const LINUX = ['198.18.0.1', '198.18.1.1'];
 const STACK = ['198.18.0.2', '198.18.1.2'];
 const PORTS = [7701, 7702, 7703, 7704, 7705, 7706, 7707, 7708, 7709, 7710, 7711, 7712];
@@ -153,16 +155,24 @@ async function linuxPm(o: { subflows?: number; addAddrAccepted?: number; endpoin
   };
 }
 
-/** A Linux socat server on `port` writing what it receives to a file; resolves with its exit code. */
-async function linuxServer(port: number, out: string, mptcp: boolean): Promise<{ done: Promise<number | null> }> {
-  const argv = inLinux([...(mptcp ? ['mptcpize', 'run'] : []), 'socat', '-u', `TCP4-LISTEN:${port},reuseaddr`, `CREATE:${out}`]);
-  const server = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
-  const done = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
-  for (let tries = 0; ; ++tries) {
-    const r = await sh(inLinux(['ss', '-Hltn', `sport = :${port}`]));
-    if (r.code === 0 && r.stdout.trim() !== '') break;
-    assert.ok(tries < 200, `nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
+/** A Linux server on `port` (mptcp-peer: it keeps listening for joins, which Linux refuses on a port
+ *  nobody listens on, and reports the subflows MPTCP_FULL_INFO showed); resolves with its result. */
+async function linuxServer(port: number, mptcp: boolean): Promise<{ done: Promise<PeerResult> }> {
+  const argv = inLinux([MPTCP_PEER, '--listen', String(port), '--bind', '0.0.0.0', ...(mptcp ? [] : ['--tcp'])]);
+  const server = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<PeerResult>((resolve, reject) => server.on('exit', (code) => {
+    const line = out.split('\n').find((l) => l.includes('"event":"result"'));
+    if (code !== 0 || line === undefined) reject(new Error(`mptcp-peer on ${port} exited ${code}: ${err.trim()}`));
+    else resolve(JSON.parse(line) as PeerResult);
+  }));
+  done.catch(() => undefined);  // awaited by the caller; not an unhandled rejection meanwhile
+  for (let tries = 0; !out.includes('"listening"'); ++tries) {
+    assert.ok(tries < 200, `mptcp-peer does not listen on ${port}: ${err}`);
+    await new Promise((r) => setTimeout(r, 25));
   }
   return { done };  // wrapped: an async function returning the promise itself would wait for it
 }
@@ -176,20 +186,23 @@ async function linuxUpload(proc: UstackProcess, port: number, mptcp = true, inde
   return line;
 }
 
-/** braid-ustack's source client sends PATH_SIZE bytes to a Linux socat server on `port`. */
+/** braid-ustack's source client sends PATH_SIZE bytes to a Linux server on `port`. */
 async function ustackUpload(name: string, port: number, extra: string[] = [], mptcp = true,
-  during?: (proc: UstackProcess) => Promise<void>): Promise<{ line: AppLine; pcaps: string[]; proc: UstackProcess }> {
-  const out = path.join(S().dir, `${name}.out`);
-  const { done } = await linuxServer(port, out, mptcp);
+  during?: (proc: UstackProcess) => Promise<void>): Promise<{ line: AppLine; pcaps: string[]; proc: UstackProcess; peer: PeerResult }> {
+  const { done } = await linuxServer(port, mptcp);
   const { proc, pcaps } = await ustack(name, ['--mode', 'source', '--connect', `${LINUX[0]}:${port}`, '--bytes', String(PATH_SIZE), ...extra]);
   if (during) await during(proc);
   const line = await proc.result();
-  assert.equal(await done, 0, 'the Linux socat server failed');
-  assert.equal(statSync(out).size, PATH_SIZE, `Linux received ${statSync(out).size} bytes`);
-  assert.equal(await sha256File(out), line.sha256, 'Linux received other bytes than the source sent');
-  rmSync(out);
-  return { line, pcaps, proc };
+  const peer = await done;
+  assert.equal(peer.bytes_in, PATH_SIZE, `Linux received ${peer.bytes_in} bytes`);
+  assert.equal(peer.sha256_in, line.sha256, 'Linux received other bytes than the source sent');
+  assert.equal(peer.mptcp, mptcp && line.mptcp === true, `Linux's TCP_IS_MPTCP: ${JSON.stringify(peer)}`);
+  return { line, pcaps, proc, peer };
 }
+
+/** The subflows Linux's MPTCP_FULL_INFO listed, as "local->remote" hosts. */
+const fullInfoHosts = (peer: PeerResult): string[] =>
+  peer.subflows.map((f) => `${f.local.replace(/:\d+$/, '')}->${f.remote.replace(/:\d+$/, '')}`);
 
 function assertTwoPaths(line: AppLine): void {
   const paths = line.paths ?? [];
@@ -236,7 +249,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     rmSync(site.dir, { recursive: true, force: true });
   });
 
-  it('Linux client with a `subflow` endpoint -> ustack sink: two subflows, one per path', async (t) => {
+  it('Linux client with a `subflow` endpoint -> ustack sink: two subflows, one per path', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 2, addAddrAccepted: 1, endpoints: [[LINUX[1]!, 'dev', 'ul1', 'subflow']] });
     try {
       const { proc, pcaps } = await ustack('subflow', ['--mode', 'sink', '--port', String(PORTS[0])]);
@@ -263,7 +276,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     }
   });
 
-  it('ustack client -> Linux server with a `signal` endpoint: the ustack joins the announced address', async (t) => {
+  it('ustack client -> Linux server with a `signal` endpoint: the ustack joins the announced address', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 2, endpoints: [[LINUX[1]!, 'dev', 'ul1', 'signal']] });
     try {
       const before = await mptcpExt(S().linuxNs);
@@ -274,6 +287,8 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
       assert.ok(d('EchoAdd') >= 1, 'we did not echo the ADD_ADDR');
       assert.ok(d('MPJoinSynRx') >= 1 && d('MPJoinAckRx') >= 1, 'Linux took no join');
       assert.ok(hostsOf(pairs).includes(`${LINUX[1]}->${STACK[1]}`), `Linux's subflows: ${[...pairs].join(', ')}`);
+      assert.ok(r.peer.max_subflows >= 2 && fullInfoHosts(r.peer).includes(`${LINUX[1]}->${STACK[1]}`),
+        `MPTCP_FULL_INFO: ${JSON.stringify(r.peer.subflows)}`);
       assertTwoPaths(r.line);
       await checkCaptures(t, r.pcaps, 1000);
     } finally {
@@ -281,7 +296,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     }
   });
 
-  it('ustack client -> Linux server without endpoints: the ustack joins from its second interface', async (t) => {
+  it('ustack client -> Linux server without endpoints: the ustack joins from its second interface', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 2 });
     try {
       const before = await mptcpExt(S().linuxNs);
@@ -290,6 +305,8 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
       t.diagnostic(`Linux saw ${hostsOf(pairs).join(', ')}; ${JSON.stringify(r.line.paths)}`);
       assert.ok(d('MPJoinSynRx') >= 1 && d('MPJoinAckRx') >= 1, 'Linux took no join');
       assert.ok(hostsOf(pairs).includes(`${LINUX[0]}->${STACK[1]}`), `Linux's subflows: ${[...pairs].join(', ')}`);
+      assert.ok(r.peer.max_subflows >= 2 && fullInfoHosts(r.peer).includes(`${LINUX[0]}->${STACK[1]}`),
+        `MPTCP_FULL_INFO: ${JSON.stringify(r.peer.subflows)}`);
       assertTwoPaths(r.line);
       await checkCaptures(t, r.pcaps, 1000);
     } finally {
@@ -298,7 +315,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
   });
 
   for (const checksums of [false, true]) {
-    it(`ustack sink announces its second address (ADD_ADDR), Linux joins it; DSS checksums ${checksums ? 'on' : 'off'}`, async (t) => {
+    it(`ustack sink announces its second address (ADD_ADDR), Linux joins it; DSS checksums ${checksums ? 'on' : 'off'}`, { timeout: CASE_TIMEOUT }, async (t) => {
       const undo = await linuxPm({ subflows: 1, addAddrAccepted: 1, sysctls: { 'net.mptcp.checksum_enabled': checksums ? '1' : '0' } });
       try {
         const port = PORTS[checksums ? 4 : 3]!;
@@ -322,7 +339,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
   }
 
   for (const listening of [true, false]) {
-    it(`Linux userspace PM (pm_type 1) ${listening ? 'with' : 'without'} a PM listening: our join ${listening ? 'accepted' : 'refused'}`, async (t) => {
+    it(`Linux userspace PM (pm_type 1) ${listening ? 'with' : 'without'} a PM listening: our join ${listening ? 'accepted' : 'refused'}`, { timeout: CASE_TIMEOUT }, async (t) => {
       const undo = await linuxPm({ sysctls: { 'net.mptcp.pm_type': '1' } });
       const mon = listening ? new Monitor() : undefined;
       try {
@@ -348,7 +365,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     });
   }
 
-  it('Linux with MPTCP off: fallback to TCP both ways, intact', async (t) => {
+  it('Linux with MPTCP off: fallback to TCP both ways, intact', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ sysctls: { 'net.mptcp.enabled': '0' } });
     try {
       const { proc, pcaps } = await ustack('disabled', ['--mode', 'sink', '--port', String(PORTS[7])]);
@@ -365,7 +382,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     }
   });
 
-  it('path 1 taken down mid-transfer (link down on ul1): completes intact', async (t) => {
+  it('path 1 taken down mid-transfer (link down on ul1): completes intact', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 2, endpoints: [[LINUX[1]!, 'dev', 'ul1', 'signal']] });
     try {
       const before = await mptcpExt(S().linuxNs);
@@ -387,16 +404,18 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     }
   });
 
-  it('backup: a Linux `backup` endpoint -> the ustack sends (nearly) nothing on that path', async (t) => {
+  it('backup: a Linux `backup` endpoint -> the ustack sends (nearly) nothing on that path', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 2, endpoints: [[LINUX[1]!, 'dev', 'ul1', 'signal', 'backup']] });
     try {
       const b0 = await pathBytes();
-      const r = await ustackUpload('backup-linux', PORTS[10]!);
+      // Our own join from interface 1 to Linux's first address would be a path-1 subflow Linux did
+      // not flag: only the announced (backup) address is joined.
+      const r = await ustackUpload('backup-linux', PORTS[10]!, ['--no-subflow-path', '1']);
       const b1 = await pathBytes();
       const got = [0, 1].map((i) => b1.rx[i]! - b0.rx[i]!);
       t.diagnostic(`Linux received ${got.join(' / ')} bytes on ul0 / ul1; ${JSON.stringify(r.line.paths)}`);
       assertTwoPaths(r.line);
-      assert.ok(r.line.paths!.some((p) => p.backup), `no subflow flagged backup: ${JSON.stringify(r.line.paths)}`);
+      assert.ok(r.line.paths!.some((p) => p.backup && p.local.startsWith(`${STACK[1]}:`)), `no path-1 subflow flagged backup: ${JSON.stringify(r.line.paths)}`);
       assert.ok(got[0]! / (got[0]! + got[1]!) >= 0.9, `the primary path carried only ${got[0]} of ${got[0]! + got[1]!} bytes`);
       await checkCaptures(t, r.pcaps, 1000);
     } finally {
@@ -404,7 +423,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     }
   });
 
-  it('backup: ustack --backup-path 1 -> Linux sends (nearly) nothing on that path', async (t) => {
+  it('backup: ustack --backup-path 1 -> Linux sends (nearly) nothing on that path', { timeout: CASE_TIMEOUT }, async (t) => {
     const undo = await linuxPm({ subflows: 1, addAddrAccepted: 1 });
     try {
       const { proc, pcaps } = await ustack('backup-ustack', ['--mode', 'sink', '--port', String(PORTS[11]), '--backup-path', '1']);

@@ -10,7 +10,7 @@
 namespace braid::ustack::tools {
 
 LinkMonitor::LinkMonitor(std::vector<Link> links, Duration interval)
-    : links_(std::move(links)), up_(links_.size(), true), differing_(links_.size(), 0), interval_(interval) {
+    : links_(std::move(links)), up_(links_.size(), true), differing_(links_.size(), 0), seen_up_(links_.size(), false), interval_(interval) {
   fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 }
 
@@ -31,6 +31,10 @@ void LinkMonitor::Poll(Instant now, const std::function<void(std::size_t, bool)>
   next_ = now + interval_;
   for (std::size_t i = 0; i < links_.size(); ++i) {
     const bool up = links_[i].port->link_up() && KernelUp(links_[i].kernel_iface);
+    if (!seen_up_[i]) {
+      seen_up_[i] = up;
+      continue;
+    }
     if (up == up_[i]) {
       differing_[i] = 0;
       continue;

@@ -28,9 +28,10 @@ class LinkMonitor {
   LinkMonitor& operator=(const LinkMonitor&) = delete;
 
   // At most once per interval: reads every link and calls on_change(index, up) for each whose state
-  // differs from the one reported last (all links count as up before the first) in two reads in a
-  // row: a carrier blip while the driver starts (or a flap shorter than an interval) is no path
-  // change.
+  // differs from the one reported last in two reads in a row (a flap shorter than an interval is no
+  // path change). Links count as up from the start, and a link is watched only once it has read up
+  // for the first time: while the driver starts, af_packet ports read down for a few hundred ms
+  // although their frames already flow.
   void Poll(Instant now, const std::function<void(std::size_t index, bool up)>& on_change);
   bool up(std::size_t index) const { return up_.at(index); }
 
@@ -40,6 +41,7 @@ class LinkMonitor {
   std::vector<Link> links_;
   std::vector<bool> up_;
   std::vector<int> differing_;  // reads in a row that differed from up_
+  std::vector<bool> seen_up_;   // read up at least once: watched from then on
   Duration interval_;
   Instant next_{};
   int fd_ = -1;  // for SIOCGIFFLAGS

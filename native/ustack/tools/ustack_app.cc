@@ -299,7 +299,11 @@ void App::SampleSubflows(Instant now, Session& s, bool force) {
   constexpr std::int64_t kSampleEveryUs = 20'000;  // cheap enough while busy-polling, fresh enough to report
   if (!opt_.subflows || !s.mptcp || (!force && now < s.next_sample)) return;
   s.next_sample = Instant{now.micros + kSampleEveryUs};
-  for (const SubflowReport& r : opt_.subflows(s.id)) s.paths[r.id] = r;
+  for (SubflowReport r : opt_.subflows(s.id)) {
+    // "established" means it got there at some point: by the last sample a subflow may be closing.
+    if (auto it = s.paths.find(r.id); it != s.paths.end()) r.established = r.established || it->second.established;
+    s.paths[r.id] = r;
+  }
 }
 
 void App::Finish(Instant now, Session& s, const char* error) {
