@@ -290,6 +290,12 @@ void MptcpStack::Pump(Instant now, Conn& c) {
     } else {
       info.third_ack_at.reset();
     }
+    // The B flag of the peer's SYN/ACK (Linux sets it for a join to a `backup` endpoint); later
+    // changes come as MP_PRIO.
+    if (joined && join != nullptr && join->active() && !info.synack_backup_taken) {
+      info.remote_backup = join->backup();
+      info.synack_backup_taken = true;
+    }
     if (joined && join != nullptr && c.pm && !info.pm_known) {
       c.pm->OnSubflowEstablished(now, sf, info.pm_local, info.remote_id, info.local_backup);
       info.pm_known = true;

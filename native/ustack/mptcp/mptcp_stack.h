@@ -169,6 +169,7 @@ class MptcpStack : public SocketApi {
     std::uint8_t remote_id = 0;
     std::uint8_t pm_local = 0;   // the path manager's pair for it (local differs after routing)
     bool active_join = false;    // we opened it with MP_JOIN
+    bool synack_backup_taken = false;  // active join: the peer's SYN/ACK B flag copied to remote_backup
     bool pm_known = false;       // the path manager was told it is established
     bool local_backup = false;
     bool remote_backup = false;  // the peer's B flag or MP_PRIO

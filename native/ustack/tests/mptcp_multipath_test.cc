@@ -319,6 +319,26 @@ TEST(MptcpMultipath, BackupPathIdleUntilMpPrioFlipsIt) {
   EXPECT_LT(SentOn(t.client.subs, 0) - path0_at_flip, 300'000u);
 }
 
+// The server announces a `backup` address: the client's join there gets B=1 in the server's
+// SYN/ACK (as Linux answers a join to a backup endpoint) and the client sends nothing on it while
+// path 0 works.
+TEST(MptcpMultipath, JoinToAPeersBackupAddressCarriesNothing) {
+  const LinkFaults f = Shaped(20'000'000, Duration::Millis(5));
+  MptcpStackConfig cb = ServerSignal();
+  cb.paths[1].backup = true;
+  TwoPaths net(f, f, 7, ClientNoSubflow(), cb);
+  Transfer t(net, 4'000'000, 2'000'000, 7);
+  ASSERT_TRUE(net.RunUntil([&] { return t.done(); }));
+  t.ExpectIntact();
+  const SubflowInfo* join = OnLocal(t.client.subs, 1);
+  ASSERT_NE(join, nullptr);
+  EXPECT_TRUE(join->established);
+  EXPECT_TRUE(join->backup);
+  EXPECT_EQ(join->bytes_sent, 0u);
+  EXPECT_EQ(join->bytes_received, 0u);  // the server, whose path it is, does not use it either
+  EXPECT_GT(SentOn(t.client.subs, 0), 2'000'000u);
+}
+
 TEST(MptcpMultipath, DarkPathGoesStaleItsDataIsReinjectedAndItIsUsedAgainWhenBack) {
   const LinkFaults f = Shaped(10'000'000, Duration::Millis(5));
   TwoPaths net(f, f, 4, ClientNoSubflow(), ServerSignal());
