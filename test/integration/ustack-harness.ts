@@ -73,6 +73,7 @@ export interface PeerResult {
   mptcp: boolean;
   bytes_in: number;
   sha256_in: string;
+  sha256_out: string;
   bytes_out: number;
   max_subflows: number;
   subflows: { id: number; local: string; remote: string; bytes_sent: number; bytes_received: number }[];

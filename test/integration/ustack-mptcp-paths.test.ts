@@ -9,6 +9,8 @@
 //   ustack source client -> Linux server, no endpoint: the ustack joins from its second interface itself
 //   ustack sink server announcing 198.18.1.2 (ADD_ADDR) -> Linux client accepting it (add_addr_accepted 1)
 //   the same with DSS checksums on (net.mptcp.checksum_enabled=1 in Linux's namespace)
+//   a Linux client (mptcp-peer) sending 64 MiB to a ustack echo announcing its second address: the
+//     echo comes back intact, both paths carry data both ways, MPTCP_FULL_INFO lists both subflows
 //   Linux with the userspace PM (net.mptcp.pm_type=1): it accepts our joins only while a PM listens
 //     on its netlink events (mptcp_userspace_pm_active(): `ip mptcp monitor` counts), so one run with
 //     the monitor (joined) and one without (refused, one subflow, intact)
@@ -40,7 +42,8 @@ const PATH_SIZE = 32 * 1024 * 1024;
 const CASE_TIMEOUT = 90_000;
 const LINUX = ['198.18.0.1', '198.18.1.1'];
 const STACK = ['198.18.0.2', '198.18.1.2'];
-const PORTS = [7701, 7702, 7703, 7704, 7705, 7706, 7707, 7708, 7709, 7710, 7711, 7712];
+const PORTS = [7701, 7702, 7703, 7704, 7705, 7706, 7707, 7708, 7709, 7710, 7711, 7712, 7713];
+const ECHO_SIZE = 64 * 1024 * 1024;
 
 interface Site {
   linuxNs: string;
@@ -337,6 +340,40 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
       }
     });
   }
+
+  it('Linux client (mptcp-peer) -> ustack echo announcing its second address: 64 MiB each way over both paths', { timeout: CASE_TIMEOUT }, async (t) => {
+    const undo = await linuxPm({ subflows: 1, addAddrAccepted: 1 });
+    try {
+      const port = PORTS[12]!;
+      const { proc, pcaps } = await ustack('echo', ['--mode', 'echo', '--port', String(port)]);
+      const before = await mptcpExt(S().linuxNs);
+      const bytes0 = await pathBytes();
+      const out = await must(inLinux([MPTCP_PEER, '--connect', `${STACK[0]}:${port}`, '--send', String(ECHO_SIZE)]), CASE_TIMEOUT);
+      const peer = JSON.parse(out.split('\n').find((l) => l.includes('"event":"result"')) ?? '{}') as PeerResult;
+      mptcpDelta(before, await mptcpExt(S().linuxNs), 'echo');
+      const bytes1 = await pathBytes();
+      const line = await proc.connection(0);
+      const rx = [0, 1].map((i) => bytes1.rx[i]! - bytes0.rx[i]!);
+      const tx = [0, 1].map((i) => bytes1.tx[i]! - bytes0.tx[i]!);
+      t.diagnostic(`Linux sent ${tx.join(' / ')} and received ${rx.join(' / ')} bytes on ul0 / ul1; MPTCP_FULL_INFO ${JSON.stringify(peer.subflows)}`);
+      assert.equal(peer.bytes_out, ECHO_SIZE);
+      assert.equal(peer.bytes_in, ECHO_SIZE, 'the echo came back short');
+      assert.equal(peer.sha256_in, peer.sha256_out, 'the echo came back with other bytes');
+      assert.equal(peer.mptcp, true);
+      assert.ok(peer.max_subflows >= 2 && fullInfoHosts(peer).includes(`${LINUX[1]}->${STACK[1]}`), `MPTCP_FULL_INFO: ${JSON.stringify(peer.subflows)}`);
+      assert.equal(line.bytes_in, ECHO_SIZE, JSON.stringify(line));
+      // Both paths carried data each way. How much each carries is the two min-RTT schedulers' call
+      // (on a loaded machine one path's RTT may look worse for a while), so only that they did.
+      for (const [what, v] of [['Linux sent', tx], ['Linux received', rx]] as const) {
+        assert.ok(v[1]! > 256 * 1024, `${what} only ${v[1]} bytes on path 1`);
+      }
+      assertTwoPaths(line);
+      assert.equal(await proc.stop(), 0);
+      await checkCaptures(t, pcaps, 1);
+    } finally {
+      await undo();
+    }
+  });
 
   for (const listening of [true, false]) {
     it(`Linux userspace PM (pm_type 1) ${listening ? 'with' : 'without'} a PM listening: our join ${listening ? 'accepted' : 'refused'}`, { timeout: CASE_TIMEOUT }, async (t) => {
