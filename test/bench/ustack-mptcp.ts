@@ -363,5 +363,13 @@ function describe(): string[] {
     `path's ${RATE}, so "more than 2x" cannot show here); latency, with no delay on the paths, is`,
     'CPU and scheduling on two shared cores (p99 especially), and the Node.js client\'s event loop is',
     'most of the Linux rows. One run each: figures move by several percent between runs.',
+    '',
+    'Known artefact in the braid-ustack bulk rows: each run ends with one RTO (about 0.24 s, 4% of a',
+    'one-path run and 8% of a two-path one) and "ustack retrans" of about 50 segments although tbf',
+    'dropped nothing and Linux counts them as duplicates (TCPDSACKOldSent). The capture shows the last',
+    'segments reaching Linux only when the RTO sends again: with a qdisc in the way, the kernel leaves',
+    "frames in net_af_packet's TX ring once the qdisc holds the socket's send buffer, and sends them",
+    "only at the driver's next sendto() kick (its next transmit burst); a sender with nothing more to",
+    'send has no next burst until its RTO. (An empty `rte_eth_tx_burst` does not kick in DPDK 22.11.)',
   ];
 }

@@ -35,8 +35,11 @@ interface Bed {
 }
 
 const AF_PACKET = ['--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK}/24`];
-const memif = (b: Bed, role: 'server' | 'client', ip: string): string[] =>
-  ['--vdev', `net_memif0,role=${role},socket=${b.memifSock},socket-abstract=no`, '--ip', `${ip}/24`];
+const memif = (b: Bed, role: 'server' | 'client', ip: string): string[] => {
+  // A server stopped by SIGTERM may leave its socket file, and the next one's bind would fail.
+  if (role === 'server') rmSync(b.memifSock, { force: true });
+  return ['--vdev', `net_memif0,role=${role},socket=${b.memifSock},socket-abstract=no`, '--ip', `${ip}/24`];
+};
 
 // ---- throughput ----
 
