@@ -1,158 +1,32 @@
 // `npm run bench:ustack`: braid's user-space stack (braid-ustack) against Linux TCP on the same veth
 // pair, plus two braid-ustack processes over net_memif. Bulk throughput (socat moving zeros, or
-// braid-ustack's source/sink) and request/response latency (a 64-byte ping-pong). Prints the tables
-// and writes them into docs/ustack-benchmarks.md. Asserts nothing: it fails only when something
-// could not run. Needs root and the cmake build (build/ctest/native/ustack/braid-ustack).
+// braid-ustack's source/sink) and request/response latency (a 64-byte ping-pong). Then the MPTCP
+// part over two shaped paths (ustack-mptcp.ts, its own namespaces). Prints the tables and writes
+// them into docs/ustack-benchmarks.md. Asserts nothing: it fails only when something could not
+// run. Needs root and the cmake build (build/ctest/native/ustack/braid-ustack, build/ctest/mptcp-peer).
 //
 // Placement on the 2-core machine: braid-ustack busy-polls (--busy-poll) pinned to CPU 1; the
 // Linux programs run pinned to CPU 0 (the Linux baseline's server on CPU 1, like braid-ustack).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import { machineInfo } from './machine';
 import { fmt, ratio, renderMarkdown, renderText, type Table } from './table';
+import { mptcpBench, type MptcpReport } from './ustack-mptcp';
+import {
+  BINARY, inNs, listening, median, MiB, must, NODE_RR, progress, REPO, timed, Ustack, withServer,
+} from './ustack-proc';
 
-const run = promisify(execFile);
-const REPO = path.resolve(__dirname, '../../..');
-const BINARY = path.join(REPO, 'build/ctest/native/ustack/braid-ustack');
 const DOC = path.join(REPO, 'docs/ustack-benchmarks.md');
-const MiB = 1024 * 1024;
 const REPEATS = 3;
 const RR_ROUNDS = 5000;
 const RR_SIZE = 64;
 const LINUX = '198.18.0.1';        // Linux, in the client namespace (veth ul0)
 const STACK = '198.18.0.2';        // braid-ustack on the other veth end (us0), over af_packet
 const KERNEL_PEER = '198.18.0.3';  // the kernel's own address on us0, for the Linux baseline only
-
-const progress = (line: string): void => void process.stderr.write(`bench:ustack: ${line}\n`);
-
-async function must(argv: string[], timeout = 120_000): Promise<string> {
-  try {
-    return (await run(argv[0]!, argv.slice(1), { timeout, maxBuffer: 16 * MiB })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`\`${argv.join(' ')}\` failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-function inNs(ns: string, cpu: number, argv: string[]): string[] {
-  return ['ip', 'netns', 'exec', ns, 'taskset', '-c', String(cpu), ...argv];
-}
-
-/** Seconds a command takes, wall clock, from spawn to exit. */
-async function timed(argv: string[]): Promise<number> {
-  const start = process.hrtime.bigint();
-  await must(argv);
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-interface UstackLine {
-  event: string;
-  seconds?: number;
-  mean_us?: number;
-  p50_us?: number;
-  p99_us?: number;
-  error?: string;
-}
-
-class Ustack {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(ns: string, args: string[], cpu = 1) {
-    this.child = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', String(cpu), BINARY, '--busy-poll', ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async ready(): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    while (!/ ready$/m.test(this.stdout)) {
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`braid-ustack did not start: ${this.stdout}${this.stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  lines(event: string): UstackLine[] {
-    return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as UstackLine)
-      .filter((l) => l.event === event);
-  }
-
-  /** A client's result line once it exited. */
-  async result(): Promise<UstackLine> {
-    const code = await this.exited;
-    const r = this.lines('result')[0];
-    if (code !== 0 || r === undefined || r.error !== undefined) {
-      throw new Error(`braid-ustack client failed (${code}): ${this.stdout}${this.stderr}`);
-    }
-    return r;
-  }
-
-  async stop(): Promise<void> {
-    this.child.kill('SIGTERM');
-    await this.exited;
-  }
-}
-
-async function withServer<T>(start: () => ChildProcess | Ustack, ready: () => Promise<void>, body: () => Promise<T>): Promise<T> {
-  const s = start();
-  // Listen for the exit now: a one-shot socat server may be gone before the body returns.
-  const exited = s instanceof Ustack ? s.exited : new Promise((r) => s.once('exit', r));
-  try {
-    await ready();
-    return await body();
-  } finally {
-    if (s instanceof Ustack) s.child.kill('SIGTERM');
-    else if (s.exitCode === null) s.kill('SIGTERM');
-    await exited;
-  }
-}
-
-async function listening(ns: string, port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await must(['ip', 'netns', 'exec', ns, 'ss', '-Hltn', `sport = :${port}`])).trim() !== '') return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on ${port} in ${ns}`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-// The Linux request/response client: one connection, RR_ROUNDS round trips of RR_SIZE bytes.
-const NODE_RR = `
-const net = require('node:net');
-const [host, port, size, rounds] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
-const msg = Buffer.alloc(size, 7);
-const lat = [];
-const s = net.connect({ host, port, noDelay: true }, () => { t0 = process.hrtime.bigint(); s.write(msg); });
-let t0 = 0n, got = 0;
-s.on('data', (d) => {
-  got += d.length;
-  if (got < size) return;
-  got -= size;
-  const t = process.hrtime.bigint();
-  lat.push(Number(t - t0) / 1000);
-  if (lat.length === rounds) { s.end(); return; }
-  t0 = t; s.write(msg);
-});
-s.on('close', () => {
-  lat.sort((a, b) => a - b);
-  const mean = lat.reduce((a, b) => a + b, 0) / lat.length;
-  console.log(JSON.stringify({ mean_us: mean, p50_us: lat[lat.length >> 1], p99_us: lat[Math.floor(lat.length * 0.99)] }));
-});`;
 
 interface Bed {
   linux: string;
@@ -161,8 +35,11 @@ interface Bed {
 }
 
 const AF_PACKET = ['--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK}/24`];
-const memif = (b: Bed, role: 'server' | 'client', ip: string): string[] =>
-  ['--vdev', `net_memif0,role=${role},socket=${b.memifSock},socket-abstract=no`, '--ip', `${ip}/24`];
+const memif = (b: Bed, role: 'server' | 'client', ip: string): string[] => {
+  // A server stopped by SIGTERM may leave its socket file, and the next one's bind would fail.
+  if (role === 'server') rmSync(b.memifSock, { force: true });
+  return ['--vdev', `net_memif0,role=${role},socket=${b.memifSock},socket-abstract=no`, '--ip', `${ip}/24`];
+};
 
 // ---- throughput ----
 
@@ -306,7 +183,7 @@ function latencyTable(rows: LatencyRow[]): Table {
 const START = '<!-- bench:ustack:start -->';
 const END = '<!-- bench:ustack:end -->';
 
-function section(tables: Table[]): string {
+function section(tables: Table[], mptcp: MptcpReport): string {
   const m = machineInfo(REPO);
   return [
     START,
@@ -327,6 +204,13 @@ function section(tables: Table[]): string {
     'socat with `PIPE`. Ratios compare with the first row of each table, measured in the same run.',
     '',
     ...tables.flatMap((t) => [`### ${t.title}`, '', renderMarkdown(t), '']),
+    '## braid-ustack MPTCP over two shaped paths',
+    '',
+    '<!-- Generated by `npm run bench:ustack` (test/bench/ustack-mptcp.ts); rerun it instead of editing. -->',
+    '',
+    ...mptcp.text,
+    '',
+    ...mptcp.tables.flatMap((t) => [`### ${t.title}`, '', renderMarkdown(t), '']),
     END,
   ].join('\n');
 }
@@ -359,7 +243,10 @@ async function main(): Promise<void> {
     const lat = await latencyRows(b);
     const tables = [throughputTable(tput), latencyTable(lat)];
     for (const t of tables) process.stdout.write(`${renderText(t)}\n\n`);
-    writeDoc(section(tables));
+    // Its own namespaces (two shaped paths); this bed's are idle meanwhile.
+    const mptcp = await mptcpBench();
+    for (const t of mptcp.tables) process.stdout.write(`${renderText(t)}\n\n`);
+    writeDoc(section(tables, mptcp));
     progress(`wrote ${path.relative(REPO, DOC)}`);
   } finally {
     await killNetnsProcesses([b.linux, b.stack], 2000);
