@@ -67,7 +67,6 @@ export interface SubflowLine {
   bytes_received: number;
 }
 
-/** One JSON line of braid-ustack (tools/ustack_app.h). */
 /** mptcp-peer's result line: what the Linux kernel itself said about the connection. */
 export interface PeerResult {
   mptcp: boolean;
@@ -79,6 +78,7 @@ export interface PeerResult {
   subflows: { id: number; local: string; remote: string; bytes_sent: number; bytes_received: number }[];
 }
 
+/** One JSON line of braid-ustack (tools/ustack_app.h). */
 export interface AppLine {
   event: 'connection' | 'result' | 'summary' | 'link';
   bytes?: number;
@@ -130,6 +130,11 @@ export class UstackProcess {
       if (Date.now() > deadline) assert.fail(`no connection line #${index} after ${timeoutMs} ms: ${this.stdout}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** A counter line `mptcp NAME=V` printed at exit (0 when absent). */
+  counter(name: string): number {
+    return Number(this.stdout.match(new RegExp(`^mptcp ${name}=(\\d+)$`, 'm'))?.[1] ?? '0');
   }
 
   /** A client's result line, once it exited 0. */
