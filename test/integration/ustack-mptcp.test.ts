@@ -15,12 +15,13 @@
 //                           64 MiB each way over both (the same veth: two subflows, one wire)
 // Linux proves MPTCP was negotiated and kept: its MPTcpExt counters (MPCapableSYNACKRX as client,
 // MPCapableSYNRX and MPCapableACKRX as server) rise for the MPTCP runs only, and the counters of
-// fallback, bad mappings, checksum failures, MP_FAIL and MP_RST stay 0. braid-ustack's line says
+// fallback, bad mappings, checksum failures, MP_FAIL, MP_RST, failed HMACs and dropped ADD_ADDRs
+// (the harness's BAD_MPTCP_COUNTERS) stay 0. braid-ustack's line says
 // "mptcp":true exactly for the MPTCP runs. tshark, with its MPTCP analysis on, finds no malformed
 // frame, bad checksum or expert error in any capture.
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,73 +30,13 @@ import { describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
-import { BINARY, LINUX_V4, makeInput, must, sh, sha256File, SIZE, STACK_V4 } from './ustack-harness';
+import {
+  BINARY, checkMptcpCapture, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, sha256File, SIZE, STACK_V4, UstackProcess,
+} from './ustack-harness';
 
 const LINUX_V4_JOIN = '198.18.0.3';
 const LOSS_SIZE = 16 * 1024 * 1024;
 const PORTS = [7409, 7407, 7504, 7505, 7417, 7427, 7437];
-
-// Linux MPTcpExt counters that must not move: each means a fallback or a protocol error.
-const BAD_COUNTERS = [
-  'MPCapableFallbackACK', 'MPCapableFallbackSYNACK', 'MPCapableDataFallback', 'DssFallback', 'FallbackFailed',
-  'DSSNotMatching', 'DSSNoMatchTCP', 'DSSCorruptionFallback', 'DSSCorruptionReset', 'InfiniteMapRx',
-  'DataCsumErr', 'MPFailRx', 'MPFastcloseRx', 'MPRstRx',
-];
-
-interface AppLine {
-  event: 'connection' | 'result' | 'summary';
-  bytes?: number;
-  bytes_in?: number;
-  sha256?: string;
-  mptcp?: boolean;
-  subflows?: number;
-  dss_checksums?: boolean;
-  error?: string;
-}
-
-/** braid-ustack in `ns` with --mptcp: stdout collected, JSON lines parsed. */
-class UstackProcess {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, '--mptcp', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async ready(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!/ ready$/m.test(this.stdout)) {
-      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stderr}`);
-      if (Date.now() > deadline) assert.fail(`braid-ustack not ready after ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  lines(): AppLine[] {
-    return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as AppLine);
-  }
-
-  async connection(index: number, timeoutMs = 60_000): Promise<AppLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const conns = this.lines().filter((l) => l.event === 'connection');
-      if (conns.length > index) return conns[index]!;
-      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stdout}${this.stderr}`);
-      if (Date.now() > deadline) assert.fail(`no connection line #${index} after ${timeoutMs} ms: ${this.stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 interface Site {
   linuxNs: string;
@@ -107,51 +48,14 @@ interface Site {
 
 async function startUstack(site: Site, name: string, args: string[]): Promise<{ proc: UstackProcess; pcap: string }> {
   const pcap = path.join(site.dir, `${name}.pcap`);
-  const proc = new UstackProcess(site.stackNs, ['--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, '--pcap', pcap, ...args]);
+  const proc = new UstackProcess(site.stackNs, ['--mptcp', '--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, '--pcap', pcap, ...args]);
   await proc.ready();
   return { proc, pcap };
 }
 
-/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
-async function mptcpExt(ns: string): Promise<Map<string, number>> {
-  const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
-  const [head, values] = text.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
-  assert.ok(head !== undefined && values !== undefined, `no MPTcpExt in /proc/net/netstat of ${ns}`);
-  const names = head.split(/\s+/).slice(1);
-  const vals = values.split(/\s+/).slice(1);
-  return new Map(names.map((n, i) => [n, Number(vals[i])]));
-}
-
-/** Counter increases between two snapshots, with the bad ones checked to be 0. */
-function delta(before: Map<string, number>, after: Map<string, number>, what: string): (name: string) => number {
-  const d = (name: string): number => {
-    assert.ok(after.has(name), `Linux has no MPTcpExt ${name}`);
-    return after.get(name)! - (before.get(name) ?? 0);
-  };
-  for (const bad of BAD_COUNTERS) assert.equal(d(bad), 0, `${what}: Linux counted MPTcpExt${bad}`);
-  return d;
-}
-
-/** tshark with MPTCP analysis: no malformed frame, no bad checksum, no expert error. */
-async function checkCapture(pcap: string): Promise<number> {
-  const asData = PORTS.flatMap((p) => ['-d', `tcp.port==${p},data`]);
-  const tshark = ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
-    '-o', 'mptcp.analyze_mptcp:TRUE', '-o', 'mptcp.analyze_mappings:TRUE', ...asData];
-  const frames = Number((await must(['capinfos', '-c', '-M', pcap])).match(/Number of packets:\s*(\d+)/)?.[1] ?? '0');
-  assert.ok(frames >= 1000, `capture ${pcap} holds only ${frames} frames`);
-  // Linux's skb_checksum_help writes a zero TCP checksum as 0xffff, which Wireshark calls an error:
-  // tolerated in Linux's frames only.
-  const linuxFfff = `tcp.checksum.ffff && (ip.src == ${LINUX_V4} || ip.src == ${LINUX_V4_JOIN})`;
-  const filter = `_ws.malformed || ip.checksum.status == 0 || ` +
-    `((_ws.expert.severity >= error || tcp.checksum.status == 0) && !(${linuxFfff}))`;
-  const bad = await must([...tshark, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', 'ip.src',
-    '-e', '_ws.expert.message'], 120_000);
-  const lines = bad.trim() === '' ? [] : bad.trim().split('\n');
-  assert.equal(lines.length, 0, `tshark flags ${lines.length} frames of ${pcap}:\n${lines.slice(0, 20).join('\n')}`);
-  // Our data segments carry DSS mappings (the data sequence number is in each).
-  const mptcp = Number((await must([...tshark, '-Y', `tcp.options.mptcp.rawdataseqno && ip.src == ${STACK_V4}`, '-T', 'fields', '-e', 'frame.number'], 120_000))
-    .trim().split('\n').filter((l) => l !== '').length);
-  return mptcp;
+/** tshark with MPTCP analysis over one capture of us0 (the harness's checkMptcpCapture). */
+function checkCapture(pcap: string): Promise<number> {
+  return checkMptcpCapture(pcap, { ports: PORTS, linuxAddrs: [LINUX_V4, LINUX_V4_JOIN], stackAddrs: [STACK_V4] });
 }
 
 /** Stops a server, then judges its capture; `minDss`: our frames with a DSS mapping at least. */
@@ -174,7 +78,7 @@ async function sinkServer(t: TestContext, site: Site): Promise<void> {
     const started = Date.now();
     await must(linux(site, ['socat', '-u', `OPEN:${site.input}`, `TCP4:${STACK_V4}:7409`], mptcp), 120_000);
     const line = await s.proc.connection(i);
-    const d = delta(before, await mptcpExt(site.linuxNs), `sink <- ${mptcp ? 'mptcpize ' : ''}socat`);
+    const d = mptcpDelta(before, await mptcpExt(site.linuxNs), `sink <- ${mptcp ? 'mptcpize ' : ''}socat`);
     t.diagnostic(`sink <- ${mptcp ? 'mptcpize ' : ''}socat: 64 MiB in ${Date.now() - started} ms`);
     assert.equal(line.bytes, SIZE, JSON.stringify(line));
     assert.equal(line.sha256, site.inputSha, 'the sink received other bytes');
@@ -192,7 +96,7 @@ async function echoServer(t: TestContext, site: Site): Promise<void> {
   const before = await mptcpExt(site.linuxNs);
   const started = Date.now();
   await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7407 < ${site.input} > ${out}`], true), 120_000);
-  const d = delta(before, await mptcpExt(site.linuxNs), 'echo');
+  const d = mptcpDelta(before, await mptcpExt(site.linuxNs), 'echo');
   t.diagnostic(`echo <- mptcpize socat: 64 MiB each way in ${Date.now() - started} ms`);
   assert.equal(statSync(out).size, SIZE, 'echo: wrong length back');
   assert.equal(await sha256File(out), site.inputSha, 'echo: bytes changed');
@@ -222,7 +126,7 @@ async function sourceClient(t: TestContext, site: Site): Promise<void> {
       ['--mode', 'source', '--connect', `${LINUX_V4}:${port}`, '--bytes', String(SIZE)]);
     assert.equal(await s.proc.exited, 0, `braid-ustack source client failed: ${s.proc.stdout}${s.proc.stderr}`);
     assert.equal(await done, 0, 'the Linux socat server failed');
-    const d = delta(before, await mptcpExt(site.linuxNs), `source client -> ${mptcp ? 'mptcpize ' : ''}socat`);
+    const d = mptcpDelta(before, await mptcpExt(site.linuxNs), `source client -> ${mptcp ? 'mptcpize ' : ''}socat`);
     t.diagnostic(`source client -> ${mptcp ? 'mptcpize ' : ''}socat: 64 MiB in ${Date.now() - started} ms (with EAL start)`);
     const result = s.proc.lines().find((l) => l.event === 'result');
     assert.ok(result !== undefined, s.proc.stdout);
@@ -265,7 +169,7 @@ async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
       assert.fail(`echo under loss: socat failed (${r.code}) after ${Date.now() - started} ms with ` +
         `${existsSync(out) ? statSync(out).size : 0} of ${LOSS_SIZE} bytes back: ${r.stderr.trim()}\n${state}`);
     }
-    const d = delta(before, await mptcpExt(site.linuxNs), 'echo with loss');
+    const d = mptcpDelta(before, await mptcpExt(site.linuxNs), 'echo with loss');
     const dropped = await must(['ip', 'netns', 'exec', site.linuxNs, 'nft', 'list', 'table', 'inet', 'ustack_loss']);
     const counts = [...dropped.matchAll(/packets (\d+)/g)].map((m) => Number(m[1]));
     t.diagnostic(`echo <- mptcpize socat, 2% loss: 16 MiB each way in ${Date.now() - started} ms; nft dropped ${counts.join(' in + ')} out`);
@@ -290,7 +194,7 @@ async function echoWithChecksums(t: TestContext, site: Site): Promise<void> {
     const before = await mptcpExt(site.linuxNs);
     const started = Date.now();
     await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7437 < ${site.input} > ${out}`], true), 120_000);
-    const d = delta(before, await mptcpExt(site.linuxNs), 'echo with DSS checksums');
+    const d = mptcpDelta(before, await mptcpExt(site.linuxNs), 'echo with DSS checksums');
     t.diagnostic(`echo <- mptcpize socat with DSS checksums: 64 MiB each way in ${Date.now() - started} ms`);
     assert.equal(statSync(out).size, SIZE, 'echo with checksums: wrong length back');
     assert.equal(await sha256File(out), site.inputSha, 'echo with checksums: bytes changed');
@@ -321,7 +225,7 @@ async function echoWithJoin(t: TestContext, site: Site): Promise<void> {
   const before = await mptcpExt(site.linuxNs);
   const started = Date.now();
   await must(linux(site, ['sh', '-c', `socat -t 60 -b 65536 - TCP4:${STACK_V4}:7427 < ${site.input} > ${out}`], true), 120_000);
-  const d = delta(before, await mptcpExt(site.linuxNs), 'echo with a joined subflow');
+  const d = mptcpDelta(before, await mptcpExt(site.linuxNs), 'echo with a joined subflow');
   t.diagnostic(`echo <- mptcpize socat with a second subflow: 64 MiB each way in ${Date.now() - started} ms`);
   assert.equal(statSync(out).size, SIZE, 'echo with join: wrong length back');
   assert.equal(await sha256File(out), site.inputSha, 'echo with join: bytes changed');
