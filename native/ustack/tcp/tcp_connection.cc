@@ -462,7 +462,11 @@ void TcpConnection::ProcessSynSent(Instant now, const TcpRepr& seg) {
 bool TcpConnection::Acceptable(std::uint32_t seq, std::uint32_t len) const {
   std::uint32_t wnd = SeqGt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
   std::uint32_t end = rcv_nxt_ + wnd;
-  if (len == 0) return wnd == 0 ? seq == rcv_nxt_ : SeqInRange(seq, rcv_nxt_, end);
+  // A segment without text may also sit exactly at the right edge, as Linux accepts (tcp_sequence):
+  // a sender whose data filled our window and whose SND.NXT a timeout rewound puts SND.MAX (Linux:
+  // its window end) there; refusing it drops the ACK, and two such ends retransmitting old data at
+  // each other would ignore each other's ACKs forever.
+  if (len == 0) return wnd == 0 ? seq == rcv_nxt_ : SeqInRange(seq, rcv_nxt_, end) || seq == end;
   if (wnd == 0) return false;
   return SeqInRange(seq, rcv_nxt_, end) || SeqInRange(seq + len - 1, rcv_nxt_, end);
 }

@@ -128,6 +128,22 @@ TEST(TcpSegment, OutOfWindowDataIsAckedAndDropped) {
   EXPECT_EQ(f.b(TcpCounter::kSeqOutOfWindow), 1u);
 }
 
+// A pure ACK whose SEQ is the right edge of our window (the peer's SND.MAX after its timeout,
+// Linux's window end) still acknowledges our data.
+TEST(TcpSegment, PureAckAtTheRightWindowEdgeIsProcessed) {
+  Fixture f;
+  f.net.drop = [](int from, const TcpRepr&) { return from == Net::kB; };
+  std::vector<std::uint8_t> data(1000, 3);
+  ASSERT_EQ(f.s().Send(data).bytes, data.size());
+  f.net.RunFor(Duration::Millis(1));
+  const std::uint32_t una = f.s().snd_una();
+  ASSERT_EQ(f.s().snd_nxt(), una + 1000);
+  TcpRepr r = f.FromA(f.s().rcv_nxt() + f.s().rcv_wnd(), kTcpAck);
+  f.Inject(r);
+  EXPECT_EQ(f.s().snd_una(), una + 1000);
+  EXPECT_EQ(f.b(TcpCounter::kSeqOutOfWindow), 0u);
+}
+
 TEST(TcpSegment, PawsDropsSegmentWithOldTimestamp) {
   Fixture f;
   ASSERT_TRUE(f.s().timestamps_enabled());
