@@ -36,6 +36,8 @@ namespace braid::ustack {
   X(FastRecoveries, "entries into fast recovery, NewReno (RFC 6582) or SACK (RFC 6675)")               \
   X(SackRecoveries, "fast recoveries that used the SACK scoreboard")                                  \
   X(Timeouts, "retransmission timer expirations (RFC 6298 5.4)")                                     \
+  X(LossProbes, "tail loss probes sent (RFC 8985 7.3; Linux TCPLossProbes)")                          \
+  X(LossProbeRecovery, "a probe's retransmission repaired a single loss (RFC 8985 7.4; Linux TCPLossProbeRecovery)") \
   X(TimeoutAborts, "connections given up after too many retransmissions")                            \
   X(ZeroWindowProbes, "zero-window probes sent (RFC 9293 3.8.6.1)")                                 \
   X(DelayedAcks, "ACKs sent because the delayed-ACK timer fired")                                    \

@@ -20,6 +20,7 @@ struct TcpConfig {
   bool sack = true;                          // RFC 2018 / RFC 6675
   bool timestamps = true;                    // RFC 7323 3 (RTTM) and 5 (PAWS)
   bool nodelay = false;                      // true disables Nagle (RFC 9293 3.7.4)
+  bool tail_loss_probe = true;               // RFC 8985 7 TLP (needs SACK), as Linux tcp_early_retrans=3
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
   Duration rto_initial = Duration::Millis(1000);  // RFC 6298 2.1
   Duration rto_min = Duration::Millis(200);       // Linux TCP_RTO_MIN; RFC 6298 2.4 says 1 s

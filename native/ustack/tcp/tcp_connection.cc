@@ -15,6 +15,13 @@ constexpr std::uint32_t kTimestampOptionLen = 12;
 constexpr std::uint8_t kMaxWindowScale = 14;
 // TcpRepr holds four SACK blocks; with timestamps only three fit in 40 option bytes (RFC 2018 3).
 constexpr std::size_t kMaxSackBlocksWithTimestamps = 3;
+// RFC 8985 7.2: WCDelAckT, the worst-case delayed-ACK time added to the PTO with one segment out.
+constexpr Duration kWorstCaseDelayedAck{200'000};
+// Added to 2*SRTT with more than one segment out, as Linux (TCP_TIMEOUT_MIN): on a sub-millisecond
+// path (and our millisecond timestamps make SRTT 0 there) a bare 2*SRTT fires at every hiccup.
+constexpr Duration kLossProbeSlack{2'000};
+// RFC 8985 7.2: the PTO without an RTT sample.
+constexpr Duration kLossProbeNoRtt{1'000'000};
 
 std::uint8_t WindowScaleFor(std::size_t buffer) {
   std::uint8_t s = 0;
@@ -95,7 +102,9 @@ void TcpConnection::ResetTimers() {
   delack_at_.reset();
   timewait_at_.reset();
   finwait2_at_.reset();
+  tlp_at_.reset();
   probe_due_ = false;
+  tlp_due_ = false;
   ack_now_ = false;
   send_possible_hint_ = false;
 }
@@ -146,6 +155,8 @@ void TcpConnection::EnterTimeWait(Instant now) {
   persist_at_.reset();
   finwait2_at_.reset();
   timewait_at_ = now + Duration{2 * config().msl.micros};
+  tlp_at_.reset();
+  tlp_due_ = false;
   tx_.Release();  // nothing more will be sent; unread received data stays for the application
   scoreboard_.Clear();
 }
@@ -570,7 +581,8 @@ bool TcpConnection::ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t se
     }
   }
 
-  if (SeqGt(ack, snd_una_)) {
+  const bool una_advanced = SeqGt(ack, snd_una_);
+  if (una_advanced) {
     std::uint32_t acked = ack - snd_una_;
     SampleRtt(now, seg, ack);
     // Forward progress ends the backoff even without a Karn-valid sample: after a timeout in
@@ -586,9 +598,11 @@ bool TcpConnection::ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t se
     snd_max_ = SeqMax(snd_max_, snd_una_);  // an accepted zero-window probe byte
     high_rxt_ = SeqMax(high_rxt_, snd_una_);
     scoreboard_.Prune(snd_una_);
+    if (probe_lost_end_ && SeqGe(snd_una_, *probe_lost_end_)) probe_lost_end_.reset();
     if (in_recovery_) {
       if (SeqGe(ack, recover_)) {  // RFC 6582 3.2 step 3: full acknowledgment
         in_recovery_ = false;
+        probe_lost_end_.reset();
         rexmit_first_ = false;
         dupacks_ = 0;
         cc_->OnRecoveryExit(now);
@@ -636,16 +650,25 @@ bool TcpConnection::ProcessAck(Instant now, const TcpRepr& seg, std::uint32_t se
       EnterRecovery(now);
     }
   }
-  // RFC 6675 5 (b): SACK can reveal a loss on an ACK that also advanced SND.UNA.
+  ProcessLossProbeAck(now, seg, una_advanced);
+  // RFC 6675 5 (b): SACK can reveal a loss on an ACK that also advanced SND.UNA (and so can the
+  // SACK of a loss probe, RFC 8985 6.2).
   if (!in_recovery_ && sack_ok_ && !scoreboard_.empty() && SeqGe(snd_una_, recover_) &&
-      snd_nxt_ != snd_una_ && scoreboard_.IsLost(snd_una_, LostThreshold())) {
+      snd_nxt_ != snd_una_ && (scoreboard_.IsLost(snd_una_, LostThreshold()) || probe_lost_end_.has_value())) {
     EnterRecovery(now);
   }
+  // RFC 8985 7.2: an ACK of new data restarts the PTO (once the probe's episode and the RTO are
+  // settled above).
+  if (una_advanced) ArmLossProbe(now);
   return true;
 }
 
 void TcpConnection::EnterRecovery(Instant now) {
   in_recovery_ = true;
+  // Recovery's own congestion response covers a probe's episode too (Linux clears tlp_high_seq).
+  tlp_at_.reset();
+  tlp_due_ = false;
+  tlp_end_.reset();
   rexmit_first_ = true;
   recover_ = snd_max_;  // RFC 6582 3.2 step 2
   high_rxt_ = snd_una_;
@@ -747,6 +770,7 @@ std::optional<Instant> TcpConnection::PollAt() const {
   MinInto(t, delack_at_);
   MinInto(t, timewait_at_);
   MinInto(t, finwait2_at_);
+  MinInto(t, tlp_at_);
   return t;
 }
 
@@ -763,6 +787,13 @@ void TcpConnection::HandleTimers(Instant now) {
   }
   if (state_ == TcpState::kFinWait2 && app_closed_ && !finwait2_at_) {
     finwait2_at_ = now + config().fin_wait2_timeout;  // an orphan may not wait forever for the FIN
+  }
+  if (tlp_at_ && now >= *tlp_at_) {
+    // RFC 8985 7.3: whether or not a probe can go, the RTO is re-armed from now (it stays the last
+    // resort); the PTO is capped by the RTO, so this also keeps an RTO due now from firing first.
+    tlp_at_.reset();
+    tlp_due_ = true;
+    rto_at_ = now + rtt_.rto();
   }
   if (rto_at_ && now >= *rto_at_) {
     rto_at_.reset();
@@ -812,6 +843,10 @@ void TcpConnection::OnRetransmitTimeout(Instant now) {
   in_recovery_ = false;
   rexmit_first_ = false;
   dupacks_ = 0;
+  tlp_at_.reset();
+  tlp_due_ = false;
+  tlp_end_.reset();
+  probe_lost_end_.reset();
   recover_ = snd_max_;  // RFC 6582 4: no fast retransmit for duplicates of what was outstanding
   scoreboard_.Clear();
   high_rxt_ = snd_una_;
@@ -866,6 +901,7 @@ bool TcpConnection::Dispatch(Instant now, const TcpEmit& emit) {
     default:
       break;
   }
+  if (tlp_due_ && !SendLossProbe(now, emit)) return false;
   if (!SendData(now, emit)) return false;
   if (probe_due_) {
     probe_due_ = false;
@@ -896,7 +932,7 @@ std::uint32_t TcpConnection::Pipe() const {
     return flight > gone ? flight - gone : 0;
   }
   // RFC 6675 SetPipe(): un-SACKed bytes not deemed lost, plus retransmitted bytes.
-  std::uint32_t lost = scoreboard_.LostBoundary(snd_una_, LostThreshold());
+  std::uint32_t lost = LostEnd();
   std::uint32_t pipe = scoreboard_.UnsackedBytes(SeqMax(lost, snd_una_), snd_nxt_);
   pipe += scoreboard_.UnsackedBytes(snd_una_, SeqMin(high_rxt_, snd_nxt_));
   return pipe;
@@ -922,7 +958,7 @@ bool TcpConnection::SendData(Instant now, const TcpEmit& emit) {
         if (!scoreboard_.empty()) end = SeqMin(end, scoreboard_.ranges().front().left);
         hole = SackScoreboard::Range{snd_una_, end};
       } else if (sack_ok_ && Pipe() < cc_->cwnd()) {
-        std::uint32_t lost = scoreboard_.LostBoundary(snd_una_, LostThreshold());
+        std::uint32_t lost = LostEnd();
         hole = scoreboard_.NextHole(SeqMax(high_rxt_, snd_una_), SeqMin(lost, snd_nxt_));
         if (hole) hole->right = SeqMin(hole->right, hole->left + smss_);
       }
@@ -961,16 +997,8 @@ bool TcpConnection::SendData(Instant now, const TcpEmit& emit) {
 
 TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& emit, std::uint32_t seq,
                                                   std::uint32_t max_len, bool fin_allowed) {
-  std::span<const std::uint8_t> payload;
   std::uint32_t dend = data_end();
-  // SACK blocks ride on data segments too (bidirectional transfers); like Linux's tcp_current_mss,
-  // the payload shrinks so that header, options and payload still fit the MTU.
-  const std::uint32_t sack_len = SackOptionLen() + HookSpace();
-  if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
-  if (hook_) max_len = std::min(max_len, hook_->PayloadLimit(seq));
-  if (max_len > 0 && SeqLt(seq, dend)) {
-    payload = tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
-  }
+  std::span<const std::uint8_t> payload = PayloadAt(seq, max_len);
   std::uint32_t end = seq + static_cast<std::uint32_t>(payload.size());
   bool fin = fin_allowed && tx_closed_ && end == fin_seq_;
   if (payload.empty() && !fin) return EmitResult::kNothing;
@@ -985,10 +1013,162 @@ TcpConnection::EmitResult TcpConnection::EmitData(Instant now, const TcpEmit& em
   } else if (!ts_ok_ && !rtt_timed_) {
     rtt_timed_ = std::make_pair(seq, now);
   }
+  const bool new_data = SeqGt(seg_end, snd_max_);
   if (seq == snd_nxt_) snd_nxt_ = seg_end;
   snd_max_ = SeqMax(snd_max_, seg_end);
   if (!rto_at_) rto_at_ = now + rtt_.rto();
+  if (new_data) ArmLossProbe(now);  // RFC 8985 7.2 (a probe of new data disarms it again)
   return EmitResult::kSent;
+}
+
+std::span<const std::uint8_t> TcpConnection::PayloadAt(std::uint32_t seq, std::uint32_t max_len) const {
+  const std::uint32_t dend = data_end();
+  // SACK blocks ride on data segments too (bidirectional transfers); like Linux's tcp_current_mss,
+  // the payload shrinks so that header, options and payload still fit the MTU.
+  const std::uint32_t sack_len = SackOptionLen() + HookSpace();
+  if (max_len + sack_len > smss_) max_len = smss_ > sack_len ? smss_ - sack_len : 0;
+  if (hook_) max_len = std::min(max_len, hook_->PayloadLimit(seq));
+  if (max_len == 0 || !SeqLt(seq, dend)) return {};
+  return tx_.Peek(seq - snd_una_, std::min(max_len, dend - seq));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tail loss probe (RFC 8985 7)
+
+void TcpConnection::ArmLossProbe(Instant now) {
+  tlp_at_.reset();
+  switch (state_) {
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+    case TcpState::kFinWait1:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      break;
+    default:
+      return;
+  }
+  // RFC 8985 7.2: only with SACK, in the open state (not in fast recovery, nor in the go-back-N
+  // after a timeout, which lasts until SND.UNA reaches recover_), one probe at a time.
+  if (!config().tail_loss_probe || !sack_ok_ || in_recovery_ || SeqLt(snd_una_, recover_) || tlp_end_) return;
+  if (snd_max_ == snd_una_ || snd_nxt_ != snd_max_ || snd_wnd_ == 0) return;
+  Duration pto = kLossProbeNoRtt;
+  if (rtt_.has_sample()) {
+    // RFC 8985 7.2: 2*SRTT, plus the worst-case delayed ACK when only one segment is out (the
+    // receiver may be waiting for a second one).
+    const Duration extra = snd_max_ - snd_una_ <= smss_ ? kWorstCaseDelayedAck : kLossProbeSlack;
+    pto = Duration{2 * rtt_.srtt().micros + extra.micros};
+  }
+  Instant at = now + pto;
+  if (rto_at_ && *rto_at_ < at) at = *rto_at_;  // "If Now() + PTO > TCP_RTO_expire()"
+  tlp_at_ = at;
+}
+
+bool TcpConnection::SendLossProbe(Instant now, const TcpEmit& emit) {
+  tlp_due_ = false;
+  switch (state_) {
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+    case TcpState::kFinWait1:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      break;
+    default:
+      return true;
+  }
+  if (in_recovery_ || tlp_end_ || snd_max_ == snd_una_ || snd_nxt_ != snd_max_ || snd_wnd_ == 0) return true;
+  // RFC 8985 7.3: "If a previously unsent segment exists AND the receive window allows new data to
+  // be sent", send it (the congestion window does not hold a probe back); else retransmit the
+  // highest-sequence segment sent so far.
+  const std::uint32_t dend = data_end();
+  const std::uint32_t wnd_end = snd_una_ + snd_wnd_;
+  const std::uint32_t avail = SeqLt(snd_nxt_, dend) ? dend - snd_nxt_ : 0;
+  const std::uint32_t wnd_avail = SeqGt(wnd_end, snd_nxt_) ? wnd_end - snd_nxt_ : 0;
+  const bool fin_unsent = tx_closed_ && snd_nxt_ == fin_seq_;
+  std::uint32_t seq = snd_nxt_;
+  EmitResult r = EmitResult::kNothing;
+  bool retrans = false;
+  if ((avail > 0 && wnd_avail > 0) || (avail == 0 && fin_unsent)) {
+    std::uint32_t len = std::min({avail, wnd_avail, static_cast<std::uint32_t>(smss_)});
+    r = EmitData(now, emit, seq, len, snd_nxt_ + len == fin_seq_);
+  }
+  if (r == EmitResult::kNothing) {
+    // The last segment as it was sent: its end is SND.MAX (less our FIN); its start lies a segment
+    // below, moved up to where PayloadLimit or a send-queue chunk would end a segment before it.
+    const bool fin_sent = tx_closed_ && SeqGt(snd_max_, fin_seq_);
+    const std::uint32_t hi = fin_sent ? fin_seq_ : SeqMin(snd_max_, dend);
+    const std::uint32_t room = static_cast<std::uint32_t>(PayloadAt(snd_una_, smss_).size());
+    seq = SeqLt(snd_una_, hi) ? hi - std::min(hi - snd_una_, std::max<std::uint32_t>(room, 1)) : hi;
+    for (int i = 0; i < 4 && SeqLt(seq, hi); ++i) {
+      const auto n = static_cast<std::uint32_t>(PayloadAt(seq, hi - seq).size());
+      if (n == 0 || seq + n == hi) break;
+      seq += n;
+    }
+    retrans = true;
+    r = EmitData(now, emit, seq, hi - seq, fin_sent);
+  }
+  if (r == EmitResult::kBlocked) {
+    tlp_due_ = true;
+    return false;
+  }
+  tlp_at_.reset();
+  if (r == EmitResult::kSent) {
+    counters().Inc(TcpCounter::kLossProbes);
+    tlp_seq_ = seq;
+    tlp_end_ = snd_nxt_;
+    tlp_retrans_ = retrans;
+  }
+  rto_at_ = now + rtt_.rto();  // RFC 8985 7.3: the RTO, not another PTO
+  return true;
+}
+
+void TcpConnection::ProcessLossProbeAck(Instant now, const TcpRepr& seg, bool una_advanced) {
+  if (!tlp_end_) return;
+  // RACK (RFC 8985 6.2) for the probe: once any of it is SACKed, the un-SACKed bytes below it were
+  // sent before it by at least the PTO (> RACK's reordering window) and count as lost: the ACK of
+  // the probe starts fast recovery instead of leaving a lost tail to the RTO.
+  if (SeqLt(snd_una_, tlp_seq_)) {
+    for (const auto& r : scoreboard_.ranges()) {
+      if (SeqLt(r.left, *tlp_end_) && SeqGt(r.right, tlp_seq_)) {
+        probe_lost_end_ = tlp_seq_;
+        break;
+      }
+    }
+  }
+  // RFC 8985 7.4: was the probe's retransmission the repair of a loss?
+  if (SeqLt(seg.ack, *tlp_end_)) return;
+  if (!tlp_retrans_) {
+    tlp_end_.reset();  // a probe of new data was delivered: nothing to infer
+    return;
+  }
+  // RFC 2883: a D-SACK (first block below the ACK or inside the second) for the probe: the original
+  // arrived too, nothing was lost.
+  if (seg.sack_count > 0) {
+    const TcpSackBlock& d = seg.sack[0];
+    const bool dsack = SeqLt(d.left, seg.ack) ||
+                       (seg.sack_count > 1 && SeqGe(d.left, seg.sack[1].left) && SeqLe(d.right, seg.sack[1].right));
+    if (dsack && SeqLt(d.left, *tlp_end_) && SeqGt(d.right, tlp_seq_)) {
+      tlp_end_.reset();
+      return;
+    }
+  }
+  if (SeqGt(seg.ack, *tlp_end_)) {
+    // Acknowledged beyond the probe without a D-SACK: the probe repaired a single loss, which
+    // calls for the congestion response of a recovery that has already ended (as Linux's CWR).
+    tlp_end_.reset();
+    counters().Inc(TcpCounter::kLossProbeRecovery);
+    cc_->OnCongestionEvent(now, snd_max_ - snd_una_);
+    cc_->OnRecoveryExit(now);
+    return;
+  }
+  if (!una_advanced && seg.sack_count == 0 && seg.payload.empty()) {
+    tlp_end_.reset();  // a plain duplicate ACK: original and probe both arrived
+  }
+}
+
+std::uint32_t TcpConnection::LostEnd() const {
+  std::uint32_t lost = scoreboard_.LostBoundary(snd_una_, LostThreshold());
+  if (probe_lost_end_ && SeqGt(*probe_lost_end_, lost)) lost = *probe_lost_end_;
+  return lost;
 }
 
 std::uint16_t TcpConnection::WindowToAdvertise(bool syn) {

@@ -48,7 +48,7 @@ class TcpConnection {
   // The earliest armed timer; nullopt when none. Output due now is signalled by wants_dispatch().
   std::optional<Instant> PollAt() const;
   bool wants_dispatch() const {
-    return ack_now_ || bare_ack_owed_ || pending_rst_.has_value() || send_possible_hint_ || probe_due_;
+    return ack_now_ || bare_ack_owed_ || pending_rst_.has_value() || send_possible_hint_ || probe_due_ || tlp_due_;
   }
 
   // ---- application side ----
@@ -143,9 +143,19 @@ class TcpConnection {
   // output
   void HandleTimers(Instant now);
   void OnRetransmitTimeout(Instant now);
+  // RFC 8985 7.2: (re)arms the probe timeout after new data went out or SND.UNA advanced, or
+  // disarms it when no probe may go (recovery, nothing in flight, a probe outstanding, no SACK).
+  void ArmLossProbe(Instant now);
+  // RFC 8985 7.3: the probe timeout fired; new data if the windows allow, else the last segment.
+  bool SendLossProbe(Instant now, const TcpEmit& emit);
+  // RFC 8985 7.4 and 6.2 for the probe: what the ACK of an outstanding probe tells.
+  void ProcessLossProbeAck(Instant now, const TcpRepr& seg, bool una_advanced);
   enum class EmitResult { kSent, kNothing, kBlocked };
   bool SendData(Instant now, const TcpEmit& emit);
   EmitResult EmitData(Instant now, const TcpEmit& emit, std::uint32_t seq, std::uint32_t max_len, bool fin_allowed);
+  // The payload a data segment at `seq` of at most `max_len` bytes carries (option room, the hook's
+  // PayloadLimit and the send queue's chunks cut it).
+  std::span<const std::uint8_t> PayloadAt(std::uint32_t seq, std::uint32_t max_len) const;
   bool SendSegment(Instant now, const TcpEmit& emit, std::uint32_t seq, std::uint8_t flags,
                    std::span<const std::uint8_t> payload);
   std::uint16_t WindowToAdvertise(bool syn);
@@ -154,6 +164,8 @@ class TcpConnection {
   std::uint32_t SackOptionLen() const;
   std::uint32_t Pipe() const;
   std::uint32_t LostThreshold() const { return 2 * smss_; }  // RFC 6675: (DupThresh - 1) * SMSS
+  // Un-SACKed bytes below this are lost: RFC 6675 IsLost, or what a delivered loss probe showed.
+  std::uint32_t LostEnd() const;
   std::uint32_t data_end() const { return snd_una_ + static_cast<std::uint32_t>(tx_.size()); }
   std::uint32_t TsNow(Instant now) const {
     return static_cast<std::uint32_t>(now.micros / 1000) + ts_offset_;
@@ -219,6 +231,8 @@ class TcpConnection {
   int retransmits_ = 0;  // consecutive timeouts of the same data (or SYN)
   int persist_backoff_ = 0;
   bool probe_due_ = false;
+  std::optional<Instant> tlp_at_;  // RFC 8985 7.2 PTO
+  bool tlp_due_ = false;           // the PTO fired: the next Dispatch sends the probe
   std::optional<std::pair<std::uint32_t, Instant>> rtt_timed_;  // Karn: (seq, sent) of one timed segment
   Instant syn_sent_at_{};
 
@@ -236,6 +250,14 @@ class TcpConnection {
   std::uint32_t high_rxt_ = 0;
   std::uint32_t dupacks_ = 0;
   SackScoreboard scoreboard_;
+
+  // tail loss probe (RFC 8985 7): the outstanding probe's episode
+  std::optional<std::uint32_t> tlp_end_;  // TLP.end_seq: SND.NXT right after the probe; unset: none
+  std::uint32_t tlp_seq_ = 0;             // the probe's first sequence number
+  bool tlp_retrans_ = false;              // TLP.is_retrans
+  // RACK (RFC 8985 6.2) applied to a delivered probe: every un-SACKed byte below it was sent at
+  // least a PTO (2*SRTT) before it, so it is lost. Unset once SND.UNA passes it or recovery ends.
+  std::optional<std::uint32_t> probe_lost_end_;
 
   std::uint32_t probe_end_ = 0;  // one past the last zero-window probe byte (ACKs up to it are valid)
 
