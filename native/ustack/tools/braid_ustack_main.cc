@@ -7,7 +7,7 @@
 //                [--gw A.B.C.D] [--gw6 X::Y] [--pcap FILE]
 //                [--vdev net_af_packet1,iface=veth-y --ip 198.18.1.2/24 [--pcap FILE2]]...
 //                [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]
-//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]
+//                [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--no-tlp]
 //                [--mptcp [--scheduler minrtt|roundrobin|redundant] [--backup-path N]...
 //                         [--no-signal-path N]... [--no-subflow-path N]... [--link-poll-ms N]]
 //                [--mptcp-checksum] [--abort-after BYTES] [--eal-arg ARG]...
@@ -25,6 +25,7 @@
 //     going down or up is printed ({"event":"link",...}) and told to the path manager.
 //   --mptcp-checksum: ask for DSS checksums (our MP_CAPABLE A bit).
 //   --abort-after BYTES: abort each connection (RST; MP_FASTCLOSE over MPTCP) once it moved BYTES.
+//   --no-tlp: no tail loss probes (TcpConfig::tail_loss_probe), to measure what they change.
 //
 // SIGTERM and SIGINT are blocked before the EAL starts (its threads inherit the mask) and read from
 // a signalfd in the main loop: no handler is installed anywhere. The loop busy-polls while traffic

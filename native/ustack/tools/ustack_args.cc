@@ -15,7 +15,7 @@ namespace {
                "usage: braid-ustack {--vdev SPEC | --dev NAME} [--ip A.B.C.D/N] [--ip6 X::Y/N] [--gw A.B.C.D] [--gw6 X::Y]\n"
                "                    [--pcap FILE]   (repeat the group per interface: one DPDK port per path)\n"
                "         [--eal-arg ARG]... [--mode ping|echo|sink|source|rr] [--port N] [--connect HOST:PORT] [--bytes N]\n"
-               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy]\n"
+               "         [--count N] [--size N] [--busy-poll] [--wait-stdin] [--no-hash] [--zero-copy] [--no-tlp]\n"
                "         [--mptcp [--scheduler minrtt|roundrobin|redundant] [--backup-path N]... [--no-signal-path N]...\n"
                "                  [--no-subflow-path N]... [--link-poll-ms N] [--mptcp-checksum]] [--abort-after BYTES]\n",
                why.c_str());
@@ -121,6 +121,10 @@ Args ParseArgs(int argc, char** argv) {
     }
     if (flag == "--no-hash") {
       a.app.hash = false;
+      continue;
+    }
+    if (flag == "--no-tlp") {
+      a.stack.tcp.tail_loss_probe = false;  // e.g. to measure what tail loss probes win
       continue;
     }
     if (flag == "--wait-stdin") {
