@@ -15,6 +15,8 @@ export const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
 export const MPTCP_PEER = path.join(ROOT, 'build/ctest/mptcp-peer');
 export const LINUX_V4 = '198.18.0.1';
 export const STACK_V4 = '198.18.0.2';
+export const LINUX_V6 = '2001:2:0:ff::1';
+export const STACK_V6 = '2001:2:0:ff::2';
 export const SIZE = 64 * 1024 * 1024;
 
 export interface ShResult {
