@@ -1,6 +1,6 @@
 // What the braid-ustack interop tests share: the binary, the addresses of the veth they build,
-// running commands, hashing files, braid-ustack as a child process, Linux's MPTcpExt counters and
-// the tshark check of captures.
+// running commands, hashing files, braid-ustack as a child process, Linux's netstat counters (TcpExt,
+// MPTcpExt) and the tshark check of captures.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -55,7 +55,7 @@ export function makeInput(dir: string, size = SIZE): { input: string; inputSha: 
   return { input, inputSha: createHash('sha256').update(data).digest('hex') };
 }
 
-// ---- braid-ustack as a child process, Linux's MPTCP counters, capture checks (MPTCP tests) ----
+// ---- braid-ustack as a child process, Linux's netstat counters ----
 
 export interface SubflowLine {
   id: number;
@@ -193,14 +193,19 @@ export class UstackProcess {
   }
 }
 
-/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
-export async function mptcpExt(ns: string): Promise<Map<string, number>> {
+/** Linux's counters of `group` in /proc/net/netstat of `ns` (per namespace), by name without the prefix. */
+export async function netstat(ns: string, group: 'TcpExt' | 'MPTcpExt'): Promise<Map<string, number>> {
   const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
-  const [head, values] = text.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
-  assert.ok(head !== undefined && values !== undefined, `no MPTcpExt in /proc/net/netstat of ${ns}`);
+  const [head, values] = text.split('\n').filter((l) => l.startsWith(`${group}:`));
+  assert.ok(head !== undefined && values !== undefined, `no ${group} in /proc/net/netstat of ${ns}`);
   const names = head.split(/\s+/).slice(1);
   const vals = values.split(/\s+/).slice(1);
   return new Map(names.map((n, i) => [n, Number(vals[i])]));
+}
+
+/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
+export function mptcpExt(ns: string): Promise<Map<string, number>> {
+  return netstat(ns, 'MPTcpExt');
 }
 
 // Linux MPTcpExt counters that must not move: each means a fallback, a protocol error, a failed

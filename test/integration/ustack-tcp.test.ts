@@ -27,8 +27,8 @@ import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
-  BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, sh, sha256File, SIZE, STACK_V4, STACK_V6,
-  tcpTrouble, tsharkFrames, UstackProcess,
+  BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, netstat, sh, sha256File, SIZE, STACK_V4,
+  STACK_V6, tcpTrouble, tsharkFrames, UstackProcess,
 } from './ustack-harness';
 
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
@@ -66,11 +66,9 @@ interface Started {
 
 /** Linux's TcpExt counter `name` in `ns` (per namespace). */
 async function tcpExt(ns: string, name: string): Promise<number> {
-  const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
-  const [head, values] = text.split('\n').filter((l) => l.startsWith('TcpExt:'));
-  const i = head?.split(/\s+/).indexOf(name) ?? -1;
-  assert.ok(i > 0 && values !== undefined, `no TcpExt ${name} in /proc/net/netstat of ${ns}`);
-  return Number(values.split(/\s+/)[i]);
+  const v = (await netstat(ns, 'TcpExt')).get(name);
+  assert.ok(v !== undefined, `no TcpExt ${name} in /proc/net/netstat of ${ns}`);
+  return v;
 }
 
 async function startUstack(site: Site, name: string, args: string[]): Promise<Started> {
