@@ -1,6 +1,6 @@
 // What the braid-ustack interop tests share: the binary, the addresses of the veth they build,
-// running commands, hashing files, braid-ustack as a child process, Linux's MPTcpExt counters and
-// the tshark check of captures.
+// running commands, hashing files, braid-ustack as a child process, Linux's netstat counters (TcpExt,
+// MPTcpExt) and the tshark check of captures.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -15,6 +15,8 @@ export const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
 export const MPTCP_PEER = path.join(ROOT, 'build/ctest/mptcp-peer');
 export const LINUX_V4 = '198.18.0.1';
 export const STACK_V4 = '198.18.0.2';
+export const LINUX_V6 = '2001:2:0:ff::1';
+export const STACK_V6 = '2001:2:0:ff::2';
 export const SIZE = 64 * 1024 * 1024;
 
 export interface ShResult {
@@ -53,7 +55,7 @@ export function makeInput(dir: string, size = SIZE): { input: string; inputSha: 
   return { input, inputSha: createHash('sha256').update(data).digest('hex') };
 }
 
-// ---- braid-ustack as a child process, Linux's MPTCP counters, capture checks (MPTCP tests) ----
+// ---- braid-ustack as a child process, Linux's netstat counters ----
 
 export interface SubflowLine {
   id: number;
@@ -94,15 +96,20 @@ export interface AppLine {
   error?: string;
 }
 
-/** braid-ustack in `ns` with `args`: stdout collected, JSON lines parsed. */
+/**
+ * braid-ustack in `ns` with `args`: stdout collected, JSON lines parsed. With `waitStdin` it runs
+ * with --wait-stdin: the application starts only at go(), once the test configured Linux's side.
+ */
 export class UstackProcess {
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
   readonly exited: Promise<number | null>;
 
-  constructor(ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(ns: string, args: string[], opts: { waitStdin?: boolean } = {}) {
+    const argv = opts.waitStdin === true ? ['--wait-stdin', ...args] : args;
+    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, ...argv],
+      { stdio: [opts.waitStdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
@@ -132,9 +139,44 @@ export class UstackProcess {
     }
   }
 
+  /** Starts the application of a process made with `waitStdin`. */
+  go(): void {
+    assert.ok(this.child.stdin !== null, 'braid-ustack was not started with waitStdin');
+    this.child.stdin.end('go\n');
+  }
+
   /** A counter line `mptcp NAME=V` printed at exit (0 when absent). */
   counter(name: string): number {
     return Number(this.stdout.match(new RegExp(`^mptcp ${name}=(\\d+)$`, 'm'))?.[1] ?? '0');
+  }
+
+  /**
+   * Interface 0's exit line `KIND name=V name=V ...` (KIND `counters` or `driver`, always printed),
+   * as a map; asserted to be there.
+   */
+  private ifaceLine(kind: 'counters' | 'driver'): Map<string, number> {
+    const line = this.stdout.match(new RegExp(`^${kind}((?: \\w+=\\d+)+)$`, 'm'))?.[1];
+    assert.ok(line !== undefined, `no '${kind}' line in braid-ustack's output: ${this.stdout}`);
+    return new Map(line.trim().split(' ').map((kv) => {
+      const [k, v] = kv.split('=');
+      return [k!, Number(v)];
+    }));
+  }
+
+  /** Interface 0's counter `name` (arp_replies, echo_replies, ...) from the exit line `counters ...`. */
+  ifaceCounter(name: string): number {
+    const v = this.ifaceLine('counters').get(name);
+    assert.ok(v !== undefined, `no counter ${name} in braid-ustack's output: ${this.stdout}`);
+    return v;
+  }
+
+  /** Frames the DPDK driver lost (RX ring full, errors), from the exit line `driver ...`. */
+  driverDrops(): number {
+    const d = this.ifaceLine('driver');
+    return ['imissed', 'ierrors', 'oerrors', 'rx_nombuf'].reduce((a, k) => {
+      assert.ok(d.has(k), `no driver counter ${k} in braid-ustack's output: ${this.stdout}`);
+      return a + d.get(k)!;
+    }, 0);
   }
 
   /** A client's result line, once it exited 0. */
@@ -151,14 +193,19 @@ export class UstackProcess {
   }
 }
 
-/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
-export async function mptcpExt(ns: string): Promise<Map<string, number>> {
+/** Linux's counters of `group` in /proc/net/netstat of `ns` (per namespace), by name without the prefix. */
+export async function netstat(ns: string, group: 'TcpExt' | 'MPTcpExt'): Promise<Map<string, number>> {
   const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
-  const [head, values] = text.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
-  assert.ok(head !== undefined && values !== undefined, `no MPTcpExt in /proc/net/netstat of ${ns}`);
+  const [head, values] = text.split('\n').filter((l) => l.startsWith(`${group}:`));
+  assert.ok(head !== undefined && values !== undefined, `no ${group} in /proc/net/netstat of ${ns}`);
   const names = head.split(/\s+/).slice(1);
   const vals = values.split(/\s+/).slice(1);
   return new Map(names.map((n, i) => [n, Number(vals[i])]));
+}
+
+/** Linux's MPTcpExt counters in `ns` (per namespace), by name without the prefix. */
+export function mptcpExt(ns: string): Promise<Map<string, number>> {
+  return netstat(ns, 'MPTcpExt');
 }
 
 // Linux MPTcpExt counters that must not move: each means a fallback, a protocol error, a failed
@@ -181,7 +228,61 @@ export function mptcpDelta(before: Map<string, number>, after: Map<string, numbe
   return d;
 }
 
+// ---- tshark's verdict on the captures braid-ustack writes ----
+
+/** A display filter for frames sent from any of `addrs` (IPv4 or IPv6), in parentheses. */
+export function fromAddrs(addrs: readonly string[]): string {
+  return `(${addrs.map((a) => (a.includes(':') ? `ipv6.src == ${a}` : `ip.src == ${a}`)).join(' || ')})`;
+}
+
+/**
+ * A display filter for malformed frames and frames with a bad IP or TCP checksum or an expert
+ * error. Linux's skb_checksum_help writes a zero TCP checksum as 0xffff (RFC 1624 says both mean the
+ * same), which Wireshark calls an error: tolerated in frames from `linuxAddrs` only, never in ours.
+ */
+export function tcpTrouble(linuxAddrs: readonly string[]): string {
+  return `_ws.malformed || ip.checksum.status == 0 || ` +
+    `((_ws.expert.severity >= error || tcp.checksum.status == 0) && !(tcp.checksum.ffff && ${fromAddrs(linuxAddrs)}))`;
+}
+
 export interface CaptureCheck {
+  /** A display filter for the frames that must not be there. */
+  bad: string;
+  /** TCP ports decoded as plain data: random payload would be guessed as Thrift, ... and called malformed. */
+  ports?: readonly number[];
+  /** More tshark preferences, each `name:value`. */
+  prefs?: readonly string[];
+  /** With fewer frames the check would check nothing; 1000 unless told. */
+  minFrames?: number;
+  /** Shown with a failure. */
+  context?: string;
+}
+
+/**
+ * tshark over `pcap`, IP and TCP checksums checked: at least `minFrames` frames, none matching
+ * `bad`. Returns the frame count and the tshark argv for further queries (tsharkFrames).
+ */
+export async function checkCapture(pcap: string, c: CaptureCheck): Promise<{ frames: number; tshark: string[] }> {
+  const tshark = ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
+    ...(c.prefs ?? []).flatMap((p) => ['-o', p]), ...(c.ports ?? []).flatMap((p) => ['-d', `tcp.port==${p},data`])];
+  const frames = Number((await must(['capinfos', '-c', '-M', pcap])).match(/Number of packets:\s*(\d+)/)?.[1] ?? '0');
+  const min = c.minFrames ?? 1000;
+  assert.ok(frames >= min, `capture ${pcap} holds only ${frames} frames (fewer than ${min})`);
+  const bad = await tsharkFrames(tshark, c.bad,
+    ['frame.number', 'ip.src', 'ipv6.src', 'tcp.checksum', 'tcp.checksum.status', '_ws.expert.message']);
+  assert.equal(bad.length, 0, `tshark flags ${bad.length} frames of ${pcap}:\n${bad.slice(0, 20).join('\n')}` +
+    (c.context === undefined ? '' : `\n${c.context}`));
+  return { frames, tshark };
+}
+
+/** The frames of a capture (`tshark`: checkCapture's argv) matching `filter`, one line of `fields` each. */
+export async function tsharkFrames(tshark: readonly string[], filter: string,
+  fields: readonly string[] = ['frame.number']): Promise<string[]> {
+  const out = await must([...tshark, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], 180_000);
+  return out.trim() === '' ? [] : out.trim().split('\n');
+}
+
+export interface MptcpCaptureCheck {
   ports: number[];        // TCP ports decoded as plain data (not guessed as another protocol)
   linuxAddrs: string[];   // Linux's addresses: its 0xffff TCP checksums are tolerated
   stackAddrs: string[];   // braid-ustack's addresses: its DSS mappings are counted
@@ -189,26 +290,14 @@ export interface CaptureCheck {
 }
 
 /**
- * tshark with MPTCP analysis (mptcp.analyze_mptcp, mptcp.analyze_mappings) over `pcap`: no
- * malformed frame, no bad IP/TCP checksum, no expert error. Returns how many of our frames carry a
- * DSS mapping.
+ * checkCapture with MPTCP analysis (mptcp.analyze_mptcp, mptcp.analyze_mappings) over `pcap`: no
+ * malformed frame, no bad IP/TCP checksum, no expert error (tcpTrouble). Returns how many of our
+ * frames carry a DSS mapping.
  */
-export async function checkMptcpCapture(pcap: string, c: CaptureCheck): Promise<number> {
-  const asData = c.ports.flatMap((p) => ['-d', `tcp.port==${p},data`]);
-  const tshark = ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
-    '-o', 'mptcp.analyze_mptcp:TRUE', '-o', 'mptcp.analyze_mappings:TRUE', ...asData];
-  const frames = Number((await must(['capinfos', '-c', '-M', pcap])).match(/Number of packets:\s*(\d+)/)?.[1] ?? '0');
-  assert.ok(frames >= (c.minFrames ?? 1000), `capture ${pcap} holds only ${frames} frames`);
-  // Linux's skb_checksum_help writes a zero TCP checksum as 0xffff, which Wireshark calls an error:
-  // tolerated in Linux's frames only.
-  const linuxFfff = `tcp.checksum.ffff && (${c.linuxAddrs.map((a) => `ip.src == ${a}`).join(' || ')})`;
-  const filter = `_ws.malformed || ip.checksum.status == 0 || ` +
-    `((_ws.expert.severity >= error || tcp.checksum.status == 0) && !(${linuxFfff}))`;
-  const bad = await must([...tshark, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', 'ip.src',
-    '-e', '_ws.expert.message'], 180_000);
-  const lines = bad.trim() === '' ? [] : bad.trim().split('\n');
-  assert.equal(lines.length, 0, `tshark flags ${lines.length} frames of ${pcap}:\n${lines.slice(0, 20).join('\n')}`);
-  const ours = c.stackAddrs.map((a) => `ip.src == ${a}`).join(' || ');
-  return (await must([...tshark, '-Y', `tcp.options.mptcp.rawdataseqno && (${ours})`, '-T', 'fields', '-e', 'frame.number'], 180_000))
-    .split('\n').filter((l) => l.trim() !== '').length;
+export async function checkMptcpCapture(pcap: string, c: MptcpCaptureCheck): Promise<number> {
+  const { tshark } = await checkCapture(pcap, {
+    bad: tcpTrouble(c.linuxAddrs), ports: c.ports, minFrames: c.minFrames,
+    prefs: ['mptcp.analyze_mptcp:TRUE', 'mptcp.analyze_mappings:TRUE'],
+  });
+  return (await tsharkFrames(tshark, `tcp.options.mptcp.rawdataseqno && ${fromAddrs(c.stackAddrs)}`)).length;
 }

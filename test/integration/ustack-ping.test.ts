@@ -3,75 +3,16 @@
 // and tshark checks the capture braid-ustack wrote: no malformed packet, no bad checksum.
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
+import { BINARY, checkCapture, LINUX_V4, LINUX_V6, must, sh, STACK_V4, STACK_V6, UstackProcess } from './ustack-harness';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const BINARY = path.join(ROOT, 'build/ctest/native/ustack/braid-ustack');
-const LINUX_V4 = '198.18.0.1';
-const STACK_V4 = '198.18.0.2';
-const LINUX_V6 = '2001:2:0:ff::1';
-const STACK_V6 = '2001:2:0:ff::2';
 const PINGS = 3;
-
-async function sh(argv: string[], timeout = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(argv[0]!, argv.slice(1), { timeout });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-}
-
-async function must(argv: string[]): Promise<string> {
-  const r = await sh(argv);
-  assert.equal(r.code, 0, `\`${argv.join(' ')}\` failed: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-/** braid-ustack in `ns`, its stdout collected; resolves once it printed "ready". */
-class UstackProcess {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  private readonly exited: Promise<number | null>;
-
-  constructor(ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async ready(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!/ ready$/m.test(this.stdout)) {
-      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stderr}`);
-      if (Date.now() > deadline) assert.fail(`braid-ustack not ready after ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** SIGTERM; resolves with the exit code once the counters are printed. */
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  counter(name: string): number {
-    const m = new RegExp(`\\b${name}=(\\d+)`).exec(this.stdout);
-    return m === null ? -1 : Number(m[1]);
-  }
-}
 
 async function ping(ns: string, family: 4 | 6, addr: string): Promise<void> {
   const r = await sh(['ip', 'netns', 'exec', ns, 'ping', `-${family}`, '-c', String(PINGS), '-i', '0.2', '-W', '2', addr]);
@@ -80,16 +21,13 @@ async function ping(ns: string, family: 4 | 6, addr: string): Promise<void> {
 }
 
 /** tshark's verdict on the capture: every frame well-formed with good IP/ICMP/ICMPv6 checksums. */
-async function checkCapture(pcap: string): Promise<void> {
-  const count = await must(['tshark', '-r', pcap, '-T', 'fields', '-e', 'frame.number']);
-  // ARP (2) + NS/NA (2) + pings and replies both ways: at least this many, or the check checks nothing.
-  assert.ok(count.trim().split('\n').length >= 4 + 4 * PINGS, `capture too short: ${count}`);
-  const bad = await must([
-    'tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-Y',
-    '_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == 0 || ' +
+async function checkPingCapture(pcap: string): Promise<void> {
+  await checkCapture(pcap, {
+    // ARP (2) + NS/NA (2) + pings and replies both ways: at least this many, or the check checks nothing.
+    minFrames: 4 + 4 * PINGS,
+    bad: '_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == 0 || ' +
       'icmp.checksum.status == 0 || icmpv6.checksum.status == 0',
-  ]);
-  assert.equal(bad.trim(), '', `tshark flags frames of ${pcap}:\n${bad}`);
+  });
 }
 
 async function verifyRun(proc: UstackProcess, linuxNs: string, pcap: string): Promise<void> {
@@ -97,10 +35,10 @@ async function verifyRun(proc: UstackProcess, linuxNs: string, pcap: string): Pr
   await ping(linuxNs, 4, STACK_V4);
   await ping(linuxNs, 6, STACK_V6);
   assert.equal(await proc.stop(), 0, `braid-ustack did not exit cleanly on SIGTERM: ${proc.stderr}`);
-  assert.ok(proc.counter('arp_replies') >= 1, proc.stdout);
-  assert.ok(proc.counter('nd_advertisements') >= 1, proc.stdout);
-  assert.equal(proc.counter('echo_replies'), 2 * PINGS, proc.stdout);
-  await checkCapture(pcap);
+  assert.ok(proc.ifaceCounter('arp_replies') >= 1, proc.stdout);
+  assert.ok(proc.ifaceCounter('nd_advertisements') >= 1, proc.stdout);
+  assert.equal(proc.ifaceCounter('echo_replies'), 2 * PINGS, proc.stdout);
+  await checkPingCapture(pcap);
 }
 
 describe('braid-ustack answers Linux ping', { timeout: 120_000 }, () => {

@@ -18,7 +18,7 @@
 // loss probes (TcpExt TCPLossProbes; at most one retransmission and one dup ACK each).
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,80 +26,14 @@ import { describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
-import { BINARY, LINUX_V4, makeInput, must, sh, sha256File, SIZE, STACK_V4 } from './ustack-harness';
+import {
+  BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, netstat, sh, sha256File, SIZE, STACK_V4,
+  STACK_V6, tcpTrouble, tsharkFrames, UstackProcess,
+} from './ustack-harness';
 
-const LINUX_V6 = '2001:2:0:ff::1';
-const STACK_V6 = '2001:2:0:ff::2';
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
 // (7100/7200 + family); the loss run's echo server.
 const PORTS = [7007, 7009, 7019, 7104, 7106, 7204, 7206, 7307];
-
-interface AppLine {
-  event: 'connection' | 'result' | 'summary';
-  mode: string;
-  remote?: string;
-  bytes?: number;
-  bytes_in?: number;
-  bytes_out?: number;
-  sha256?: string;
-  seconds?: number;
-  error?: string;
-}
-
-/** braid-ustack in `ns`: stdout collected, JSON lines parsed. */
-class UstackProcess {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, BINARY, '--wait-stdin', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async ready(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!/ ready$/m.test(this.stdout)) {
-      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stderr}`);
-      if (Date.now() > deadline) assert.fail(`braid-ustack not ready after ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  lines(): AppLine[] {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as AppLine);
-  }
-
-  /** The next `connection` line after the first `skip` ones. */
-  async connection(index: number, timeoutMs = 60_000): Promise<AppLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const conns = this.lines().filter((l) => l.event === 'connection');
-      if (conns.length > index) return conns[index]!;
-      if (this.child.exitCode !== null) assert.fail(`braid-ustack exited ${this.child.exitCode}: ${this.stdout}${this.stderr}`);
-      if (Date.now() > deadline) assert.fail(`no connection line #${index} after ${timeoutMs} ms: ${this.stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** Frames the DPDK driver lost (RX ring full, errors), from the counters printed at exit. */
-  driverDrops(): number {
-    const m = /driver imissed=(\d+) ierrors=(\d+) oerrors=(\d+) rx_nombuf=(\d+)/.exec(this.stdout);
-    assert.ok(m !== null, `no driver counters in braid-ustack's output: ${this.stdout}`);
-    return m.slice(1).reduce((a, v) => a + Number(v), 0);
-  }
-
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 /** One place to run the stack: where Linux runs, where braid-ustack runs, and its port. */
 interface Site {
@@ -132,23 +66,21 @@ interface Started {
 
 /** Linux's TcpExt counter `name` in `ns` (per namespace). */
 async function tcpExt(ns: string, name: string): Promise<number> {
-  const text = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/netstat']);
-  const [head, values] = text.split('\n').filter((l) => l.startsWith('TcpExt:'));
-  const i = head?.split(/\s+/).indexOf(name) ?? -1;
-  assert.ok(i > 0 && values !== undefined, `no TcpExt ${name} in /proc/net/netstat of ${ns}`);
-  return Number(values.split(/\s+/)[i]);
+  const v = (await netstat(ns, 'TcpExt')).get(name);
+  assert.ok(v !== undefined, `no TcpExt ${name} in /proc/net/netstat of ${ns}`);
+  return v;
 }
 
 async function startUstack(site: Site, name: string, args: string[]): Promise<Started> {
   const pcap = path.join(site.dir, `${site.label}-${name}.pcap`);
   const proc = new UstackProcess(site.stackNs, [
     '--vdev', site.vdev, '--ip', `${STACK_V4}/24`, '--ip6', `${STACK_V6}/64`, '--pcap', pcap, ...args,
-  ]);
+  ], { waitStdin: true });
   await proc.ready();
   await site.afterStart();
   const dropsBefore = await site.pathDrops();
   const probesBefore = await tcpExt(site.linuxNs, 'TCPLossProbes');
-  proc.child.stdin!.end('go\n');  // the application starts now, with Linux's side configured
+  proc.go();  // the application starts now, with Linux's side configured
   return { proc, pcap, dropsBefore, probesBefore };
 }
 
@@ -170,7 +102,7 @@ function socatAddr(family: 4 | 6, port: number, host = family === 4 ? STACK_V4 :
   return `TCP${family}:${hostPort(family, port, host)}`;
 }
 
-interface CaptureCheck {
+interface TcpCaptureCheck {
   /** Loss was injected: loss-recovery flags are expected. */
   lossy: boolean;
   /** Frames the path or the driver dropped by themselves: they explain loss-recovery flags too. */
@@ -182,16 +114,11 @@ interface CaptureCheck {
 }
 
 /**
- * tshark's verdict on a capture. Flow control shows in any run (the echo server's window closes
- * while Linux reads slowly); loss-recovery flags only where loss was injected.
+ * tshark's verdict on a capture: the harness's checkCapture (no malformed frame, no bad IP/TCP
+ * checksum, no expert error) plus TCP analysis. Flow control shows in any run (the echo server's
+ * window closes while Linux reads slowly); loss-recovery flags only where loss was injected.
  */
-async function checkCapture(pcap: string, opts: CaptureCheck): Promise<{ frames: number; lossFlags: number }> {
-  // The payload is random bytes: decoded as plain data on our ports, or heuristic dissectors (Thrift,
-  // ...) would call it malformed.
-  const asData = PORTS.flatMap((p) => ['-d', `tcp.port==${p},data`]);
-  const tshark = ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', ...asData];
-  const frames = Number((await must(['capinfos', '-c', '-M', pcap])).match(/Number of packets:\s*(\d+)/)?.[1] ?? '0');
-  assert.ok(frames >= 1000, `capture ${pcap} holds only ${frames} frames`);
+async function checkTcpCapture(pcap: string, opts: TcpCaptureCheck): Promise<{ frames: number; lossFlags: number }> {
   // Linux probes a zero window with a segment one below SND.UNA, which Wireshark names keep-alive.
   const flowControl =
     'tcp.analysis.window_update || tcp.analysis.zero_window || tcp.analysis.window_full || ' +
@@ -203,35 +130,28 @@ async function checkCapture(pcap: string, opts: CaptureCheck): Promise<{ frames:
     'tcp.analysis.ack_lost_segment || tcp.options.sack.dsack';
   // A tail loss probe (Linux, RFC 8985 TLP) retransmits the last segment when its ACK is late, e.g.
   // while braid-ustack was descheduled on this shared machine; our answer to the copy is a dup ACK.
-  const fromLinux = `(ip.src == ${LINUX_V4} || ipv6.src == ${LINUX_V6})`;
+  const fromLinux = fromAddrs([LINUX_V4, LINUX_V6]);
   const probeExplained = `((tcp.analysis.retransmission || tcp.analysis.spurious_retransmission) && ${fromLinux}) || ` +
     `(tcp.analysis.duplicate_ack && !${fromLinux})`;
   const clean = !opts.lossy && opts.pathDrops === 0;
   const allowed = !clean ? `${flowControl} || ${lossExplained}`
     : opts.linuxProbes > 0 ? `${flowControl} || ${probeExplained}` : flowControl;
-  // Linux's skb_checksum_help writes a zero TCP checksum as 0xffff (RFC 1624 says both mean the
-  // same); Wireshark calls that an error. Tolerated in Linux's frames only, never in ours.
-  const linuxFfff = `tcp.checksum.ffff && (ip.src == ${LINUX_V4} || ipv6.src == ${LINUX_V6})`;
-  const filter =
-    `_ws.malformed || ip.checksum.status == 0 || ` +
-    `((_ws.expert.severity >= error || tcp.checksum.status == 0) && !(${linuxFfff})) || ` +
-    `(tcp.analysis.flags && !(${allowed}))`;
-  const bad = await must([...tshark, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', 'ip.src', '-e', 'ipv6.src',
-    '-e', 'tcp.checksum', '-e', 'tcp.checksum.status', '-e', '_ws.expert.message'], 120_000);
-  const badLines = bad.trim() === '' ? [] : bad.trim().split('\n');
-  assert.equal(badLines.length, 0, `tshark flags ${badLines.length} frames of ${pcap} ` +
-    `(path drops ${opts.pathDrops}, Linux loss probes ${opts.linuxProbes}):\n${badLines.slice(0, 20).join('\n')}\n${opts.context}`);
+  // The payload is random bytes: decoded as plain data on our ports (PORTS). Linux's 0xffff TCP
+  // checksums are tolerated (tcpTrouble), ours never.
+  const { frames, tshark } = await checkCapture(pcap, {
+    bad: `${tcpTrouble([LINUX_V4, LINUX_V6])} || (tcp.analysis.flags && !(${allowed}))`,
+    ports: PORTS,
+    context: `path drops ${opts.pathDrops}, Linux loss probes ${opts.linuxProbes}\n${opts.context}`,
+  });
   if (clean) {
     // Nothing was lost on a clean path: at most one retransmission (and one dup ACK) per Linux probe.
-    const flagged = await must([...tshark, '-Y', lossExplained, '-T', 'fields', '-e', 'frame.number', '-e', '_ws.expert.message'], 120_000);
-    const lines = flagged.trim() === '' ? [] : flagged.trim().split('\n');
+    const lines = await tsharkFrames(tshark, lossExplained, ['frame.number', '_ws.expert.message']);
     assert.ok(lines.length <= 2 * opts.linuxProbes,
       `${lines.length} loss-recovery flags in ${pcap} though nothing was dropped and Linux sent ${opts.linuxProbes} ` +
       `loss probes:\n${lines.slice(0, 20).join('\n')}\n${opts.context}`);
     return { frames, lossFlags: lines.length };
   }
-  const loss = await must([...tshark, '-Y', lossExplained, '-T', 'fields', '-e', 'frame.number'], 120_000);
-  return { frames, lossFlags: loss.trim() === '' ? 0 : loss.trim().split('\n').length };
+  return { frames, lossFlags: (await tsharkFrames(tshark, lossExplained)).length };
 }
 
 /** Stops a server (or awaits a client's exit), then judges its capture. */
@@ -242,7 +162,7 @@ async function finish(t: TestContext, site: Site, s: Started, how: 'stop' | 'exi
   const drops = pathDrops + s.proc.driverDrops();
   const probes = (await tcpExt(site.linuxNs, 'TCPLossProbes')) - s.probesBefore;
   const context = s.proc.stdout.split('\n').filter((l) => /^(tcp|drop|driver|counters) /.test(l)).join('\n');
-  const c = await checkCapture(s.pcap, { lossy, pathDrops: drops, linuxProbes: probes, context });
+  const c = await checkTcpCapture(s.pcap, { lossy, pathDrops: drops, linuxProbes: probes, context });
   t.diagnostic(`${site.label} ${path.basename(s.pcap)}: ${c.frames} frames, ${c.lossFlags} with loss-recovery flags, ` +
     `${drops} frames dropped by the path or driver, ${probes} Linux loss probes`);
   rmSync(s.pcap, { force: true });
@@ -381,7 +301,7 @@ async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
     const line = await proc.connection(0);
     assert.equal(line.bytes_in, SIZE);
     assert.equal(await proc.stop(), 0);
-    const c = await checkCapture(pcap, { lossy: true, pathDrops: 0, linuxProbes: 0, context: proc.stdout });
+    const c = await checkTcpCapture(pcap, { lossy: true, pathDrops: 0, linuxProbes: 0, context: proc.stdout });
     assert.ok(c.lossFlags > 0, 'the loss left no trace in the capture: was it injected?');
     t.diagnostic(`${site.label} ${path.basename(pcap)}: ${c.frames} frames, ${c.lossFlags} with loss-recovery flags`);
     rmSync(pcap, { force: true });
