@@ -15,7 +15,8 @@
 // window probes) and, in the loss run only, for what loss explains (retransmissions, dup ACKs,
 // out-of-order, segments not captured, D-SACK). In the clean runs loss-recovery flags must be
 // explained otherwise: frames the veth/tap or the DPDK driver counted as dropped, or Linux's tail
-// loss probes (TcpExt TCPLossProbes; at most one retransmission and one dup ACK each).
+// loss probes and braid-ustack's (TcpExt TCPLossProbes, its LossProbes exit counter; at most one
+// retransmission and one dup ACK each).
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -109,6 +110,8 @@ interface TcpCaptureCheck {
   pathDrops: number;
   /** Tail loss probes Linux sent (TcpExt TCPLossProbes): each retransmits a segment not lost. */
   linuxProbes: number;
+  /** Tail loss probes braid-ustack sent (its exit counter LossProbes), likewise. */
+  ourProbes: number;
   /** Shown with a failure: braid-ustack's counters. */
   context: string;
 }
@@ -128,27 +131,34 @@ async function checkTcpCapture(pcap: string, opts: TcpCaptureCheck): Promise<{ f
     'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission || ' +
     'tcp.analysis.duplicate_ack || tcp.analysis.out_of_order || tcp.analysis.lost_segment || ' +
     'tcp.analysis.ack_lost_segment || tcp.options.sack.dsack';
-  // A tail loss probe (Linux, RFC 8985 TLP) retransmits the last segment when its ACK is late, e.g.
-  // while braid-ustack was descheduled on this shared machine; our answer to the copy is a dup ACK.
+  // A tail loss probe (RFC 8985 TLP; Linux and braid-ustack both send them) retransmits the last
+  // segment when its ACK is late, e.g. while the other end was descheduled on this shared machine;
+  // the answer to the copy is a dup ACK from the other end.
   const fromLinux = fromAddrs([LINUX_V4, LINUX_V6]);
-  const probeExplained = `((tcp.analysis.retransmission || tcp.analysis.spurious_retransmission) && ${fromLinux}) || ` +
-    `(tcp.analysis.duplicate_ack && !${fromLinux})`;
+  const probeBy = (sender: string): string =>
+    `((tcp.analysis.retransmission || tcp.analysis.spurious_retransmission) && ${sender}) || ` +
+    `(tcp.analysis.duplicate_ack && !${sender})`;
+  const probeExplained = [
+    ...(opts.linuxProbes > 0 ? [probeBy(fromLinux)] : []),
+    ...(opts.ourProbes > 0 ? [probeBy(`!${fromLinux}`)] : []),
+  ].join(' || ');
+  const probes = opts.linuxProbes + opts.ourProbes;
   const clean = !opts.lossy && opts.pathDrops === 0;
   const allowed = !clean ? `${flowControl} || ${lossExplained}`
-    : opts.linuxProbes > 0 ? `${flowControl} || ${probeExplained}` : flowControl;
+    : probes > 0 ? `${flowControl} || ${probeExplained}` : flowControl;
   // The payload is random bytes: decoded as plain data on our ports (PORTS). Linux's 0xffff TCP
   // checksums are tolerated (tcpTrouble), ours never.
   const { frames, tshark } = await checkCapture(pcap, {
     bad: `${tcpTrouble([LINUX_V4, LINUX_V6])} || (tcp.analysis.flags && !(${allowed}))`,
     ports: PORTS,
-    context: `path drops ${opts.pathDrops}, Linux loss probes ${opts.linuxProbes}\n${opts.context}`,
+    context: `path drops ${opts.pathDrops}, loss probes: Linux ${opts.linuxProbes}, ours ${opts.ourProbes}\n${opts.context}`,
   });
   if (clean) {
-    // Nothing was lost on a clean path: at most one retransmission (and one dup ACK) per Linux probe.
+    // Nothing was lost on a clean path: at most one retransmission (and one dup ACK) per probe.
     const lines = await tsharkFrames(tshark, lossExplained, ['frame.number', '_ws.expert.message']);
-    assert.ok(lines.length <= 2 * opts.linuxProbes,
-      `${lines.length} loss-recovery flags in ${pcap} though nothing was dropped and Linux sent ${opts.linuxProbes} ` +
-      `loss probes:\n${lines.slice(0, 20).join('\n')}\n${opts.context}`);
+    assert.ok(lines.length <= 2 * probes,
+      `${lines.length} loss-recovery flags in ${pcap} though nothing was dropped and ${probes} loss probes were sent ` +
+      `(Linux ${opts.linuxProbes}, ours ${opts.ourProbes}):\n${lines.slice(0, 20).join('\n')}\n${opts.context}`);
     return { frames, lossFlags: lines.length };
   }
   return { frames, lossFlags: (await tsharkFrames(tshark, lossExplained)).length };
@@ -162,9 +172,10 @@ async function finish(t: TestContext, site: Site, s: Started, how: 'stop' | 'exi
   const drops = pathDrops + s.proc.driverDrops();
   const probes = (await tcpExt(site.linuxNs, 'TCPLossProbes')) - s.probesBefore;
   const context = s.proc.stdout.split('\n').filter((l) => /^(tcp|drop|driver|counters) /.test(l)).join('\n');
-  const c = await checkTcpCapture(s.pcap, { lossy, pathDrops: drops, linuxProbes: probes, context });
+  const ourProbes = Number(/^tcp LossProbes=(\d+)$/m.exec(s.proc.stdout)?.[1] ?? 0);
+  const c = await checkTcpCapture(s.pcap, { lossy, pathDrops: drops, linuxProbes: probes, ourProbes, context });
   t.diagnostic(`${site.label} ${path.basename(s.pcap)}: ${c.frames} frames, ${c.lossFlags} with loss-recovery flags, ` +
-    `${drops} frames dropped by the path or driver, ${probes} Linux loss probes`);
+    `${drops} frames dropped by the path or driver, loss probes: Linux ${probes}, ours ${ourProbes}`);
   rmSync(s.pcap, { force: true });
 }
 
@@ -301,7 +312,7 @@ async function echoWithLoss(t: TestContext, site: Site): Promise<void> {
     const line = await proc.connection(0);
     assert.equal(line.bytes_in, SIZE);
     assert.equal(await proc.stop(), 0);
-    const c = await checkTcpCapture(pcap, { lossy: true, pathDrops: 0, linuxProbes: 0, context: proc.stdout });
+    const c = await checkTcpCapture(pcap, { lossy: true, pathDrops: 0, linuxProbes: 0, ourProbes: 0, context: proc.stdout });
     assert.ok(c.lossFlags > 0, 'the loss left no trace in the capture: was it injected?');
     t.diagnostic(`${site.label} ${path.basename(pcap)}: ${c.frames} frames, ${c.lossFlags} with loss-recovery flags`);
     rmSync(pcap, { force: true });
