@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "sim_clock.h"
 #include "tcp_sim.h"
 #include "ustack/mptcp/dss_checksum.h"
 #include "ustack/mptcp/join_hook.h"
@@ -100,7 +101,11 @@ class Net {
         sa_(mangler_, ConfigFor(1), SecretFor(seed * 2 + 1)),
         sb_(link_.b(), ConfigFor(2), SecretFor(seed * 2 + 2)),
         a_(sa_, Checksums(checksums)),
-        b_(sb_, Checksums(false)) {}
+        b_(sb_, Checksums(false)) {
+    clock_.AddStack(a_);
+    clock_.AddStack(b_);
+    clock_.AddLink(link_);
+  }
 
   struct Side {
     MptcpStack* stack = nullptr;
@@ -126,7 +131,7 @@ class Net {
     const OpenResult l = b_.Listen(Endpoint{{}, 5001});
     ASSERT_TRUE(l.ok());
     listener_ = l.id;
-    const OpenResult r = a_.Connect(now_, Endpoint{IpAddress::V4(198, 18, 0, 2), 5001});
+    const OpenResult r = a_.Connect(clock_.now(), Endpoint{IpAddress::V4(198, 18, 0, 2), 5001});
     ASSERT_TRUE(r.ok());
     client.stack = &a_;
     client.id = r.id;
@@ -136,21 +141,7 @@ class Net {
   }
 
   bool Run(const std::function<bool()>& done) {
-    for (int iter = 0; iter < 2'000'000; ++iter) {
-      a_.Poll(now_);
-      b_.Poll(now_);
-      if (server.id == kNoSocket) server.id = b_.Accept(listener_);
-      Step(client);
-      Step(server);
-      if (done()) return true;
-      std::optional<Instant> next = a_.NextDeadline();
-      for (auto t : {b_.NextDeadline(), link_.NextArrival()}) {
-        if (t && (!next || *t < *next)) next = t;
-      }
-      if (!next || *next > Instant::FromMillis(600'000)) return done();
-      if (*next > now_) now_ = *next;
-    }
-    return false;
+    return clock_.RunUntil(done, [this] { StepBoth(); }, Instant::FromMillis(600'000), 2'000'000);
   }
   bool Finished(const Side& s) const { return s.shut && s.eof; }
   bool Freed() {
@@ -170,16 +161,27 @@ class Net {
     return o;
   }
 
-  void Step(Side& s) {
-    if (s.id == kNoSocket || s.error || s.closed) return;
+  void StepBoth() {
+    if (server.id == kNoSocket) server.id = b_.Accept(listener_);
+    Step(client);
+    Step(server);
+  }
+
+  // The socket's status into `s`; false when it cannot move data (failed, or not connected yet).
+  static bool Observe(Side& s) {
     const SocketStatus st = s.stack->Status(s.id);
     if (st.error != TcpError::kOk) {
       s.error = st.error;
       s.stack->Close(s.id);
-      return;
+      return false;
     }
-    if (!st.connected) return;
     s.mptcp_seen = s.mptcp_seen || st.mptcp;
+    return st.connected;
+  }
+
+  void Step(Side& s) {
+    if (s.id == kNoSocket || s.error || s.closed) return;
+    if (!Observe(s)) return;
     while (!s.shut && s.sent < s.out.size()) {
       const IoResult r = s.stack->Send(s.id, std::span(s.out).subspan(s.sent, std::min<std::size_t>(s.out.size() - s.sent, 30'000)));
       if (r.error != TcpError::kOk || r.bytes == 0) break;
@@ -212,7 +214,7 @@ class Net {
   MptcpStack a_;
   MptcpStack b_;
   SocketId listener_ = kNoSocket;
-  Instant now_ = Instant::FromMillis(1000);
+  sim::SimClock clock_;
 
  public:
   Stack& stack_a() { return sa_; }

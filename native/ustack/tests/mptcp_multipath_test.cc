@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sim_clock.h"
 #include "tcp_sim.h"
 #include "ustack/mptcp/mptcp_stack.h"
 #include "ustack/phy/memory_link.h"
@@ -65,30 +66,21 @@ class TwoPaths {
         sa_(link0_.a(), StackFor(1), SecretFor(seed * 2 + 1)),
         sb_(link0_.b(), StackFor(2), SecretFor(seed * 2 + 2)),
         a_((sa_.AddInterface(link1_.a(), IfaceFor(1, 1)), sa_), std::move(ca)),
-        b_((sb_.AddInterface(link1_.b(), IfaceFor(1, 2)), sb_), std::move(cb)) {}
+        b_((sb_.AddInterface(link1_.b(), IfaceFor(1, 2)), sb_), std::move(cb)) {
+    clock_.AddStack(a_);
+    clock_.AddStack(b_);
+    clock_.AddLink(link0_);
+    clock_.AddLink(link1_);
+  }
 
   MptcpStack& a() { return a_; }
   MptcpStack& b() { return b_; }
   MemoryLink& link(int i) { return i == 0 ? link0_ : link1_; }
-  Instant now() const { return now_; }
+  Instant now() const { return clock_.now(); }
   std::function<void()> app;
 
   bool RunUntil(const std::function<bool()>& done, Duration limit = Duration::Millis(300'000)) {
-    const Instant deadline = now_ + limit;
-    for (int iter = 0; iter < 5'000'000; ++iter) {
-      a_.Poll(now_);
-      b_.Poll(now_);
-      if (app) app();
-      if (done()) return true;
-      std::optional<Instant> next = a_.NextDeadline();
-      for (auto t : {b_.NextDeadline(), link0_.NextArrival(), link1_.NextArrival()}) {
-        if (t && (!next || *t < *next)) next = t;
-      }
-      if (!next) return done();
-      if (*next > deadline) return done();
-      if (*next > now_) now_ = *next;
-    }
-    return false;
+    return clock_.RunUntil(done, app, clock_.now() + limit);
   }
 
  private:
@@ -98,7 +90,7 @@ class TwoPaths {
   Stack sb_;
   MptcpStack a_;
   MptcpStack b_;
-  Instant now_ = Instant::FromMillis(1000);
+  sim::SimClock clock_;
 };
 
 // One side of a transfer: sends `out` (as fast as the stack takes it), shuts down, reads to EOF.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim_clock.h"
 #include "tcp_sim.h"
 #include "ustack/phy/memory_link.h"
 
@@ -44,29 +45,19 @@ class Pair {
         sa_(link_.a(), ConfigFor(1), SecretFor(seed * 2 + 1)),
         sb_(link_.b(), ConfigFor(2), SecretFor(seed * 2 + 2)),
         a_(sa_, MptcpOn(a_mptcp, a_checksum)),
-        b_(sb_, MptcpOn(b_mptcp, false)) {}
+        b_(sb_, MptcpOn(b_mptcp, false)) {
+    clock_.AddStack(a_);
+    clock_.AddStack(b_);
+    clock_.AddLink(link_);
+  }
 
   MptcpStack& a() { return a_; }
   MptcpStack& b() { return b_; }
-  Instant now() const { return now_; }
+  Instant now() const { return clock_.now(); }
   std::function<void()> app;
 
   bool RunUntil(const std::function<bool()>& done, Duration limit = Duration::Millis(600'000)) {
-    const Instant deadline = now_ + limit;
-    for (int iter = 0; iter < 5'000'000; ++iter) {
-      a_.Poll(now_);
-      b_.Poll(now_);
-      if (app) app();
-      if (done()) return true;
-      std::optional<Instant> next = a_.NextDeadline();
-      for (auto t : {b_.NextDeadline(), link_.NextArrival()}) {
-        if (t && (!next || *t < *next)) next = t;
-      }
-      if (!next) return done();
-      if (*next > deadline) return done();
-      if (*next > now_) now_ = *next;
-    }
-    return false;
+    return clock_.RunUntil(done, app, clock_.now() + limit);
   }
 
  private:
@@ -75,7 +66,7 @@ class Pair {
   Stack sb_;
   MptcpStack a_;
   MptcpStack b_;
-  Instant now_ = Instant::FromMillis(1000);
+  sim::SimClock clock_;
 };
 
 // One side: sends `out` in random pieces (copy and buffer sends), shuts down, reads to EOF

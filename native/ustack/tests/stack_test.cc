@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim_clock.h"
 #include "tcp_sim.h"
 #include "ustack/phy/memory_link.h"
 
@@ -44,38 +45,28 @@ class Pair {
   explicit Pair(MemoryLink::Options link, std::uint64_t seed = 1)
       : link_(link),
         a_(link_.a(), ConfigFor(1), SecretFor(seed * 2 + 1)),
-        b_(link_.b(), ConfigFor(2), SecretFor(seed * 2 + 2)) {}
+        b_(link_.b(), ConfigFor(2), SecretFor(seed * 2 + 2)) {
+    clock_.AddStack(a_);
+    clock_.AddStack(b_);
+    clock_.AddLink(link_);
+  }
 
   Stack& a() { return a_; }
   Stack& b() { return b_; }
   MemoryLink& link() { return link_; }
-  Instant now() const { return now_; }
+  Instant now() const { return clock_.now(); }
 
   std::function<void()> app;
 
   bool RunUntil(const std::function<bool()>& done, Duration limit = Duration::Millis(600'000)) {
-    const Instant deadline = now_ + limit;
-    for (int iter = 0; iter < 20'000'000; ++iter) {
-      a_.Poll(now_);
-      b_.Poll(now_);
-      if (app) app();
-      if (done()) return true;
-      std::optional<Instant> next = a_.NextDeadline();
-      for (auto t : {b_.NextDeadline(), link_.NextArrival()}) {
-        if (t && (!next || *t < *next)) next = t;
-      }
-      if (!next) return done();
-      if (*next > deadline) return done();
-      if (*next > now_) now_ = *next;
-    }
-    return false;
+    return clock_.RunUntil(done, app, clock_.now() + limit, 20'000'000);
   }
 
  private:
   MemoryLink link_;
   Stack a_;
   Stack b_;
-  Instant now_ = Instant::FromMillis(1000);
+  sim::SimClock clock_;
 };
 
 // One side of a bidirectional transfer: sends `out` in random-size pieces (alternating copy and
@@ -338,10 +329,12 @@ TEST(Stack, ConnectFromSecondInterfaceUsesItsLink) {
   std::vector<std::uint8_t> got;
   SocketId s = kNoSocket;
   std::size_t sent = 0;
-  Instant now = Instant::FromMillis(1000);
-  for (int i = 0; i < 200'000 && got.size() < data.size(); ++i) {
-    a.Poll(now);
-    b.Poll(now);
+  sim::SimClock clock;
+  clock.AddStack(a);
+  clock.AddStack(b);
+  clock.AddLink(path0);
+  clock.AddLink(path1);
+  clock.RunUntil([&] { return got.size() >= data.size(); }, [&] {
     if (s == kNoSocket) s = b.Accept(l.id);
     if (sent < data.size()) sent += a.Send(c.id, std::span(data).subspan(sent)).bytes;
     if (s != kNoSocket) {
@@ -349,12 +342,7 @@ TEST(Stack, ConnectFromSecondInterfaceUsesItsLink) {
       const IoResult r = b.Recv(s, buf);
       if (r.error == TcpError::kOk) got.insert(got.end(), buf.begin(), buf.begin() + r.bytes);
     }
-    std::optional<Instant> next = a.NextDeadline();
-    for (auto t : {b.NextDeadline(), path0.NextArrival(), path1.NextArrival()}) {
-      if (t && (!next || *t < *next)) next = t;
-    }
-    if (next && *next > now) now = *next;
-  }
+  }, clock.now() + Duration::Millis(60'000));
   EXPECT_EQ(got, data);
   EXPECT_EQ(a.iface(0).counters().tcp_out, 0u);
   EXPECT_EQ(b.iface(0).counters().tcp_out, 0u);
@@ -394,21 +382,18 @@ TEST(Stack, ConnectionArrivingOverAnotherInterfacesLinkStaysOnIt) {
   std::vector<std::uint8_t> got;
   SocketId s = kNoSocket;
   std::size_t sent = 0;
-  Instant now = Instant::FromMillis(1000);
-  for (int i = 0; i < 100'000 && got.size() < data.size(); ++i) {
-    a.Poll(now);
-    b.Poll(now);
+  sim::SimClock clock;
+  clock.AddStack(a);
+  clock.AddStack(b);
+  clock.AddLink(path0);
+  clock.AddLink(path1);
+  clock.RunUntil([&] { return got.size() >= data.size(); }, [&] {
     if (s == kNoSocket) s = a.Accept(l.id);
     if (s != kNoSocket && sent < data.size()) sent += a.Send(s, std::span(data).subspan(sent)).bytes;
     std::array<std::uint8_t, 65536> buf{};
     const IoResult r = b.Recv(c.id, buf);
     if (r.error == TcpError::kOk) got.insert(got.end(), buf.begin(), buf.begin() + r.bytes);
-    std::optional<Instant> next = a.NextDeadline();
-    for (auto t : {b.NextDeadline(), path0.NextArrival(), path1.NextArrival()}) {
-      if (t && (!next || *t < *next)) next = t;
-    }
-    if (next && *next > now) now = *next;
-  }
+  }, clock.now() + Duration::Millis(60'000));
   EXPECT_EQ(got, data);
   ASSERT_NE(s, kNoSocket);
   EXPECT_EQ(a.connection(s)->tuple().local.addr, IpAddress::V4(198, 18, 0, 1));
