@@ -124,6 +124,19 @@ void TcpConnection::Wake() {
   if (ctx_.wake) ctx_.wake(id_);
 }
 
+bool TcpConnection::SendingState() const {
+  switch (state_) {
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+    case TcpState::kFinWait1:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool TcpConnection::synchronized() const {
   switch (state_) {
     case TcpState::kEstablished:
@@ -939,16 +952,7 @@ std::uint32_t TcpConnection::Pipe() const {
 }
 
 bool TcpConnection::SendData(Instant now, const TcpEmit& emit) {
-  switch (state_) {
-    case TcpState::kEstablished:
-    case TcpState::kCloseWait:
-    case TcpState::kFinWait1:
-    case TcpState::kClosing:
-    case TcpState::kLastAck:
-      break;
-    default:
-      return true;
-  }
+  if (!SendingState()) return true;
   for (;;) {
     if (in_recovery_ && SeqLt(snd_una_, snd_nxt_)) {
       // RFC 6675 NextSeg() rule 1 (and RFC 6582's single retransmission without SACK).
@@ -1037,16 +1041,7 @@ std::span<const std::uint8_t> TcpConnection::PayloadAt(std::uint32_t seq, std::u
 
 void TcpConnection::ArmLossProbe(Instant now) {
   tlp_at_.reset();
-  switch (state_) {
-    case TcpState::kEstablished:
-    case TcpState::kCloseWait:
-    case TcpState::kFinWait1:
-    case TcpState::kClosing:
-    case TcpState::kLastAck:
-      break;
-    default:
-      return;
-  }
+  if (!SendingState()) return;
   // RFC 8985 7.2: only with SACK, in the open state (not in fast recovery, nor in the go-back-N
   // after a timeout, which lasts until SND.UNA reaches recover_), one probe at a time.
   if (!config().tail_loss_probe || !sack_ok_ || in_recovery_ || SeqLt(snd_una_, recover_) || tlp_end_) return;
@@ -1065,16 +1060,7 @@ void TcpConnection::ArmLossProbe(Instant now) {
 
 bool TcpConnection::SendLossProbe(Instant now, const TcpEmit& emit) {
   tlp_due_ = false;
-  switch (state_) {
-    case TcpState::kEstablished:
-    case TcpState::kCloseWait:
-    case TcpState::kFinWait1:
-    case TcpState::kClosing:
-    case TcpState::kLastAck:
-      break;
-    default:
-      return true;
-  }
+  if (!SendingState()) return true;
   if (in_recovery_ || tlp_end_ || snd_max_ == snd_una_ || snd_nxt_ != snd_max_ || snd_wnd_ == 0) return true;
   // RFC 8985 7.3: "If a previously unsent segment exists AND the receive window allows new data to
   // be sent", send it (the congestion window does not hold a probe back); else retransmit the

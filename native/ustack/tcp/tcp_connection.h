@@ -171,6 +171,8 @@ class TcpConnection {
     return static_cast<std::uint32_t>(now.micros / 1000) + ts_offset_;
   }
   bool synchronized() const;
+  // A state in which we may still send data (our FIN not yet acknowledged).
+  bool SendingState() const;
   // The MSS we advertise and cap at: config().mss is for IPv4; IPv6's header is 20 bytes longer.
   std::uint16_t OurMss() const {
     return static_cast<std::uint16_t>(tuple_.local.addr.is_v4() ? config().mss : config().mss - 20);
