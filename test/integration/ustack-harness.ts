@@ -41,6 +41,30 @@ export async function must(argv: string[], timeout = 60_000): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * A veth pair, one path of the interop tests: `ul<i>` in `linuxNs` with `linuxAddrs` (CIDRs; IPv6
+ * ones without DAD) and `us<i>` in `stackNs` for braid-ustack (no kernel address, IPv6 off, so
+ * only braid-ustack answers), both up, and lo up in Linux's namespace. Linux computes its TX
+ * checksums (the kernel would leave them to the "NIC": DESIGN.md, DPDK facts). Each end receives on
+ * one CPU (RPS): veth hands a frame to the backlog of the CPU that sent it, and Linux sends from
+ * its application's CPU and (ACK-clocked) from braid-ustack's, so without it a stream arrives
+ * reordered; with it, in order, as on a wire.
+ */
+export async function vethPath(linuxNs: string, stackNs: string, i: number, linuxAddrs: string[]): Promise<void> {
+  const [ul, us] = [`ul${i}`, `us${i}`];
+  await must(['ip', '-n', linuxNs, 'link', 'set', 'lo', 'up']);
+  await must(['ip', '-n', linuxNs, 'link', 'add', ul, 'type', 'veth', 'peer', 'name', us, 'netns', stackNs]);
+  for (const a of linuxAddrs) {
+    await must(['ip', '-n', linuxNs, 'addr', 'add', a, 'dev', ul, ...(a.includes(':') ? ['nodad'] : [])]);
+  }
+  await must(['ip', '-n', linuxNs, 'link', 'set', ul, 'up']);
+  await must(['ip', 'netns', 'exec', linuxNs, 'ethtool', '-K', ul, 'tx', 'off']);
+  await must(['ip', 'netns', 'exec', stackNs, 'sysctl', '-qw', `net.ipv6.conf.${us}.disable_ipv6=1`]);
+  await must(['ip', '-n', stackNs, 'link', 'set', us, 'up']);
+  await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', `echo 1 > /sys/class/net/${us}/queues/rx-0/rps_cpus`]);
+  await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', `echo 1 > /sys/class/net/${ul}/queues/rx-0/rps_cpus`]);
+}
+
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);

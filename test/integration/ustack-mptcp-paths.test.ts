@@ -33,7 +33,8 @@ import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
-  BINARY, checkMptcpCapture, makeInput, MPTCP_PEER, mptcpDelta, mptcpExt, must, sh, UstackProcess, type AppLine, type PeerResult,
+  BINARY, checkMptcpCapture, makeInput, MPTCP_PEER, mptcpDelta, mptcpExt, must, sh, UstackProcess,
+  type AppLine, type PeerResult, vethPath,
 } from './ustack-harness';
 
 // 32 MiB per case keeps the file near 3 minutes on two shared cores (captures and tshark included).
@@ -224,19 +225,7 @@ describe('braid-ustack MPTCP over two paths with Linux', { timeout: 420_000 }, (
     await must(['ip', 'netns', 'add', s.stackNs]);
     // MPTCP is per namespace: on in the one we made, whatever the host has.
     await must(inLinux(['sysctl', '-qw', 'net.mptcp.enabled=1']));
-    await must(['ip', '-n', s.linuxNs, 'link', 'set', 'lo', 'up']);
-    for (const i of [0, 1]) {
-      await must(['ip', '-n', s.linuxNs, 'link', 'add', `ul${i}`, 'type', 'veth', 'peer', 'name', `us${i}`, 'netns', s.stackNs]);
-      await must(['ip', '-n', s.linuxNs, 'addr', 'add', `${LINUX[i]}/24`, 'dev', `ul${i}`]);
-      await must(['ip', '-n', s.linuxNs, 'link', 'set', `ul${i}`, 'up']);
-      // The kernel would leave TX checksums to the "NIC" (DESIGN.md, DPDK facts).
-      await must(inLinux(['ethtool', '-K', `ul${i}`, 'tx', 'off']));
-      await must(['ip', 'netns', 'exec', s.stackNs, 'sysctl', '-qw', `net.ipv6.conf.us${i}.disable_ipv6=1`]);
-      await must(['ip', '-n', s.stackNs, 'link', 'set', `us${i}`, 'up']);
-      // In-order delivery on the veth, as on a wire (see ustack-tcp.test.ts).
-      await must(['ip', 'netns', 'exec', s.stackNs, 'sh', '-c', `echo 1 > /sys/class/net/us${i}/queues/rx-0/rps_cpus`]);
-      await must(inLinux(['sh', '-c', `echo 1 > /sys/class/net/ul${i}/queues/rx-0/rps_cpus`]));
-    }
+    for (const i of [0, 1]) await vethPath(s.linuxNs, s.stackNs, i, [`${LINUX[i]}/24`]);
     Object.assign(s, makeInput(s.dir, PATH_SIZE));
   });
 

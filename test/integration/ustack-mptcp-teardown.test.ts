@@ -16,7 +16,9 @@ import { describe, it, type TestContext } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
-import { BINARY, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, STACK_V4, UstackProcess } from './ustack-harness';
+import {
+  BINARY, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, STACK_V4, UstackProcess, vethPath,
+} from './ustack-harness';
 
 /** braid-ustack in `ns` with --mptcp on us0. */
 function ustack(ns: string, args: string[]): UstackProcess {
@@ -98,15 +100,7 @@ describe('braid-ustack MPTCP teardown with Linux', { timeout: 300_000 }, () => {
       await must(['ip', 'netns', 'add', linuxNs]);
       await must(['ip', 'netns', 'add', stackNs]);
       await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
-      await must(['ip', '-n', linuxNs, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stackNs]);
-      await must(['ip', '-n', linuxNs, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
-      await must(['ip', '-n', linuxNs, 'link', 'set', 'ul0', 'up']);
-      await must(['ip', '-n', linuxNs, 'link', 'set', 'lo', 'up']);
-      await must(['ip', 'netns', 'exec', linuxNs, 'ethtool', '-K', 'ul0', 'tx', 'off']);
-      await must(['ip', 'netns', 'exec', stackNs, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
-      await must(['ip', '-n', stackNs, 'link', 'set', 'us0', 'up']);
-      await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
-      await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
+      await vethPath(linuxNs, stackNs, 0, [`${LINUX_V4}/24`]);
       const site: Site = { linuxNs, stackNs, dir, input: makeInput(dir).input };
       await weAbort(t, site);
       await linuxAborts(t, site);

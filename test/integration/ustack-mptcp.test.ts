@@ -31,7 +31,8 @@ import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
-  BINARY, checkMptcpCapture, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, sha256File, SIZE, STACK_V4, UstackProcess,
+  BINARY, checkMptcpCapture, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, sha256File, SIZE, STACK_V4,
+  UstackProcess, vethPath,
 } from './ustack-harness';
 
 const LINUX_V4_JOIN = '198.18.0.3';
@@ -270,17 +271,7 @@ describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
       await must(['ip', 'netns', 'add', stackNs]);
       // MPTCP is per namespace: on in the one we made, whatever the host has.
       await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
-      await must(['ip', '-n', linuxNs, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stackNs]);
-      await must(['ip', '-n', linuxNs, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
-      await must(['ip', '-n', linuxNs, 'link', 'set', 'ul0', 'up']);
-      await must(['ip', '-n', linuxNs, 'link', 'set', 'lo', 'up']);
-      // The kernel would leave TX checksums to the "NIC" (DESIGN.md, DPDK facts).
-      await must(['ip', 'netns', 'exec', linuxNs, 'ethtool', '-K', 'ul0', 'tx', 'off']);
-      await must(['ip', 'netns', 'exec', stackNs, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
-      await must(['ip', '-n', stackNs, 'link', 'set', 'us0', 'up']);
-      // In-order delivery on the veth, as on a wire (see ustack-tcp.test.ts).
-      await must(['ip', 'netns', 'exec', stackNs, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
-      await must(['ip', 'netns', 'exec', linuxNs, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
+      await vethPath(linuxNs, stackNs, 0, [`${LINUX_V4}/24`]);
       const site: Site = { linuxNs, stackNs, dir, ...makeInput(dir) };
       // The join first: adding a `subflow` endpoint makes Linux's path manager extend every MPTCP
       // connection of the namespace, lingering ones of earlier cases included.

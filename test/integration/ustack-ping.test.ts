@@ -10,7 +10,9 @@ import { describe, it } from 'node:test';
 import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
-import { BINARY, checkCapture, LINUX_V4, LINUX_V6, must, sh, STACK_V4, STACK_V6, UstackProcess } from './ustack-harness';
+import {
+  BINARY, checkCapture, LINUX_V4, LINUX_V6, must, sh, STACK_V4, STACK_V6, UstackProcess, vethPath,
+} from './ustack-harness';
 
 const PINGS = 3;
 
@@ -57,14 +59,7 @@ describe('braid-ustack answers Linux ping', { timeout: 120_000 }, () => {
     try {
       await must(['ip', 'netns', 'add', linux]);
       await must(['ip', 'netns', 'add', stack]);
-      await must(['ip', '-n', linux, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stack]);
-      await must(['ip', '-n', linux, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
-      await must(['ip', '-n', linux, 'addr', 'add', `${LINUX_V6}/64`, 'dev', 'ul0', 'nodad']);
-      await must(['ip', '-n', linux, 'link', 'set', 'ul0', 'up']);
-      // The kernel would leave TX checksums to the "NIC" (DESIGN.md, DPDK facts).
-      await must(['ip', 'netns', 'exec', linux, 'ethtool', '-K', 'ul0', 'tx', 'off']);
-      await must(['ip', 'netns', 'exec', stack, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
-      await must(['ip', '-n', stack, 'link', 'set', 'us0', 'up']);
+      await vethPath(linux, stack, 0, [`${LINUX_V4}/24`, `${LINUX_V6}/64`]);
       const pcap = path.join(dir, 'af_packet.pcap');
       proc = new UstackProcess(stack, [
         '--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, '--ip6', `${STACK_V6}/64`, '--pcap', pcap,

@@ -28,8 +28,8 @@ import { extraNsName } from '../../src/testbed';
 import { makePrefix } from '../../src/testbed/names';
 import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
-  BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, netstat, sh, sha256File, SIZE, STACK_V4,
-  STACK_V6, tcpTrouble, tsharkFrames, UstackProcess,
+  BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, netstat, sh, sha256File, SIZE,
+  STACK_V4, STACK_V6, tcpTrouble, tsharkFrames, UstackProcess, vethPath,
 } from './ustack-harness';
 
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
@@ -336,20 +336,7 @@ describe('braid-ustack TCP interop with Linux', { timeout: 600_000 }, () => {
     try {
       await must(['ip', 'netns', 'add', linux]);
       await must(['ip', 'netns', 'add', stack]);
-      await must(['ip', '-n', linux, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'us0', 'netns', stack]);
-      await must(['ip', '-n', linux, 'addr', 'add', `${LINUX_V4}/24`, 'dev', 'ul0']);
-      await must(['ip', '-n', linux, 'addr', 'add', `${LINUX_V6}/64`, 'dev', 'ul0', 'nodad']);
-      await must(['ip', '-n', linux, 'link', 'set', 'ul0', 'up']);
-      await must(['ip', '-n', linux, 'link', 'set', 'lo', 'up']);
-      // The kernel would leave TX checksums to the "NIC" (DESIGN.md, DPDK facts).
-      await must(['ip', 'netns', 'exec', linux, 'ethtool', '-K', 'ul0', 'tx', 'off']);
-      await must(['ip', 'netns', 'exec', stack, 'sysctl', '-qw', 'net.ipv6.conf.us0.disable_ipv6=1']);
-      await must(['ip', '-n', stack, 'link', 'set', 'us0', 'up']);
-      // veth hands each frame to the backlog of the CPU that sent it; Linux sends from socat's CPU
-      // and (ACK-clocked) from braid-ustack's, so a stream gets reordered between the two backlogs.
-      // RPS steers each end's receive to one CPU: in-order delivery, as on a wire.
-      await must(['ip', 'netns', 'exec', stack, 'sh', '-c', 'echo 1 > /sys/class/net/us0/queues/rx-0/rps_cpus']);
-      await must(['ip', 'netns', 'exec', linux, 'sh', '-c', 'echo 1 > /sys/class/net/ul0/queues/rx-0/rps_cpus']);
+      await vethPath(linux, stack, 0, [`${LINUX_V4}/24`, `${LINUX_V6}/64`]);
       const site: Site = {
         label: 'af_packet', linuxNs: linux, stackNs: stack, vdev: 'net_af_packet0,iface=us0',
         pathDrops: async () => (await linkDrops(linux, 'ul0')) + (await linkDrops(stack, 'us0')),
