@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "mptcp_conn_fixture.h"
 #include "ustack/mptcp/join_hook.h"
 
 namespace braid::ustack::mptcp {
@@ -15,14 +16,7 @@ constexpr std::uint64_t kLocalKey = 0x0102030405060708ull;
 constexpr std::uint64_t kRemoteKey = 0xa1b2c3d4e5f60718ull;
 constexpr std::uint32_t kRemoteNonce = 0x5eed1234;
 
-std::shared_ptr<MptcpConnState> Connection() {
-  auto c = std::make_shared<MptcpConnState>();
-  c->local_key = DeriveKey(kLocalKey);
-  c->remote_key = DeriveKey(kRemoteKey);
-  c->msk = std::make_unique<Msk>(MskConfig{}, c->local_key->idsn, c->remote_key->idsn);
-  c->msk->AddSubflow(DssHook::kInitialSubflow, SubflowParams{});
-  return c;
-}
+std::shared_ptr<MptcpConnState> Connection() { return test::NegotiatedConnection(kLocalKey, kRemoteKey); }
 
 struct Segment {
   TcpRepr repr;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "mptcp_conn_fixture.h"
 #include "sim_clock.h"
 #include "tcp_sim.h"
 #include "ustack/mptcp/dss_checksum.h"
@@ -373,15 +374,8 @@ constexpr std::uint64_t kLocalKey = 0x1122334455667788ull;
 constexpr std::uint64_t kRemoteKey = 0x99aabbccddeeff00ull;
 
 std::shared_ptr<MptcpConnState> Connection(IntegrityCounters& counters, bool checksums = false) {
-  auto c = std::make_shared<MptcpConnState>();
+  auto c = test::NegotiatedConnection(kLocalKey, kRemoteKey, checksums);
   c->counters = &counters;
-  c->local_key = DeriveKey(kLocalKey);
-  c->remote_key = DeriveKey(kRemoteKey);
-  c->msk_config.checksums = checksums;
-  MskConfig cfg;
-  cfg.checksums = checksums;
-  c->msk = std::make_unique<Msk>(cfg, c->local_key->idsn, c->remote_key->idsn);
-  c->msk->AddSubflow(1, SubflowParams{});
   return c;
 }
 

@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "mptcp_conn_fixture.h"
+
 namespace braid::ustack::mptcp {
 namespace {
 
@@ -14,14 +16,7 @@ constexpr std::uint64_t kLocalKey = 0x1122334455667788ull;
 constexpr std::uint64_t kRemoteKey = 0x99aabbccddeeff00ull;
 constexpr std::uint32_t kRemoteNonce = 0xcafef00d;
 
-std::shared_ptr<MptcpConnState> Connection() {
-  auto c = std::make_shared<MptcpConnState>();
-  c->local_key = DeriveKey(kLocalKey);
-  c->remote_key = DeriveKey(kRemoteKey);
-  c->msk = std::make_unique<Msk>(MskConfig{}, c->local_key->idsn, c->remote_key->idsn);
-  c->msk->AddSubflow(DssHook::kInitialSubflow, SubflowParams{});
-  return c;
-}
+std::shared_ptr<MptcpConnState> Connection() { return test::NegotiatedConnection(kLocalKey, kRemoteKey); }
 
 struct Segment {
   TcpRepr repr;
