@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sim_clock.h"
+#include "socket_peer.h"
 #include "tcp_sim.h"
 #include "ustack/phy/memory_link.h"
 
@@ -69,67 +70,22 @@ class Pair {
   sim::SimClock clock_;
 };
 
-// One side: sends `out` in random pieces (copy and buffer sends), shuts down, reads to EOF
-// (Recv and peek/consume), then closes.
-struct Peer {
-  MptcpStack* stack = nullptr;
-  SocketId id = kNoSocket;
-  std::vector<std::uint8_t> out;
-  std::size_t sent = 0;
-  std::vector<std::uint8_t> in;
-  bool shut = false;
-  bool eof = false;
-  bool closed = false;
+// One side (socket_peer.h) that also reads, at the end, what the connection level received and
+// whether DSS checksums were in use.
+struct Peer : sim::SocketPeer {
+  MptcpStack* mp = nullptr;
   std::uint16_t client_port = 0;   // pairs a server side with its client (accepts may reorder)
   std::uint64_t msk_rx_bytes = 0;  // what the connection level received, read at EOF (0 for TCP)
   bool checksums = false;          // DSS checksums in use, read at EOF
-  Rng rng{1};
 
-  void Pump() {
-    if (id == kNoSocket || closed) return;
-    if (!stack->Status(id).connected) return;
-    while (!shut && sent < out.size()) {
-      const std::size_t want = std::min<std::size_t>(out.size() - sent, 1 + rng.Below(40'000));
-      const auto piece = std::span(out).subspan(sent, want);
-      if (rng.Below(2) == 0) {
-        const IoResult r = stack->Send(id, piece);
-        if (r.error != TcpError::kOk) break;
-        sent += r.bytes;
-      } else {
-        TcpBufferPtr buf = MakeHeapBuffer(piece);
-        if (stack->SendBuffer(id, buf) != TcpError::kOk) break;
-        sent += want;
-      }
-    }
-    if (!shut && sent == out.size()) {
-      EXPECT_EQ(stack->Shutdown(id), TcpError::kOk);
-      shut = true;
-    }
-    while (!eof) {
-      if (rng.Below(2) == 0) {
-        std::array<std::uint8_t, 3000> buf;
-        const IoResult r = stack->Recv(id, buf);
-        if (r.error == TcpError::kWouldBlock) break;
-        ASSERT_EQ(r.error, TcpError::kOk);
-        if (r.bytes == 0) eof = true;
-        in.insert(in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r.bytes));
-      } else {
-        const auto view = stack->RecvPeek(id);
-        if (view.empty()) {
-          if (stack->Status(id).eof) eof = true;
-          break;
-        }
-        const std::size_t n = std::min<std::size_t>(view.size(), 1 + rng.Below(20'000));
-        in.insert(in.end(), view.begin(), view.begin() + static_cast<std::ptrdiff_t>(n));
-        stack->RecvConsume(id, n);
-      }
-    }
-    if (shut && eof && !closed) {
-      if (const Msk* m = stack->msk(id)) msk_rx_bytes = m->counters().rx_fresh_bytes;
-      checksums = stack->UsesChecksums(id);
-      EXPECT_EQ(stack->Close(id), TcpError::kOk);
-      closed = true;
-    }
+  void Attach(MptcpStack& s) {
+    mp = &s;
+    stack = &s;
+    wait_connected = true;
+  }
+  void BeforeClose() override {
+    if (const Msk* m = mp->msk(id)) msk_rx_bytes = m->counters().rx_fresh_bytes;
+    checksums = mp->UsesChecksums(id);
   }
 };
 
@@ -174,7 +130,7 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
   servers.reserve(kConns);
   for (int i = 0; i < kConns; ++i) {
     Peer& p = clients[i];
-    p.stack = &net.a();
+    p.Attach(net.a());
     p.rng = Rng(rng.Next());
     p.out = RandomBytes(rng.Next(), rng.Below(1'500'000));
     const OpenResult r = net.a().Connect(net.now(), Endpoint{IpAddress::V4(198, 18, 0, 2), kPort});
@@ -192,7 +148,7 @@ TEST_P(MptcpSocketTransfer, RandomDataBothWaysArrivesIntact) {
       EXPECT_EQ(net.b().IsMptcp(id), mptcp);
       EXPECT_EQ(net.b().IsFallback(id), !mptcp);
       Peer p;
-      p.stack = &net.b();
+      p.Attach(net.b());
       p.id = id;
       p.client_port = net.b().Status(id).remote.port;
       p.rng = Rng(rng.Next());

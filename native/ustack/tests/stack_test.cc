@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sim_clock.h"
+#include "socket_peer.h"
 #include "tcp_sim.h"
 #include "ustack/phy/memory_link.h"
 
@@ -69,65 +70,7 @@ class Pair {
   sim::SimClock clock_;
 };
 
-// One side of a bidirectional transfer: sends `out` in random-size pieces (alternating copy and
-// zero-copy sends), then shuts down; reads everything (alternating Recv and peek/consume) to EOF.
-struct Peer {
-  Stack* stack = nullptr;
-  SocketId id = kNoSocket;
-  std::vector<std::uint8_t> out;
-  std::size_t sent = 0;
-  std::vector<std::uint8_t> in;
-  bool shut = false;
-  bool eof = false;
-  bool closed = false;
-  Rng rng{1};
-
-  void Pump() {
-    if (id == kNoSocket || closed) return;
-    while (!shut && sent < out.size()) {
-      const std::size_t want = std::min<std::size_t>(out.size() - sent, 1 + rng.Below(40'000));
-      const auto piece = std::span(out).subspan(sent, want);
-      if (rng.Below(2) == 0) {
-        const IoResult r = stack->Send(id, piece);
-        if (r.error != TcpError::kOk) break;
-        sent += r.bytes;
-      } else {
-        TcpBufferPtr buf = MakeHeapBuffer(piece);
-        if (stack->SendBuffer(id, buf) != TcpError::kOk) break;
-        EXPECT_EQ(buf, nullptr);
-        sent += want;
-      }
-    }
-    if (!shut && sent == out.size()) {
-      EXPECT_EQ(stack->Shutdown(id), TcpError::kOk);
-      shut = true;
-    }
-    while (!eof) {
-      if (rng.Below(2) == 0) {
-        std::array<std::uint8_t, 3000> buf;
-        const IoResult r = stack->Recv(id, buf);
-        if (r.error == TcpError::kWouldBlock) break;
-        ASSERT_EQ(r.error, TcpError::kOk);
-        if (r.bytes == 0) eof = true;
-        in.insert(in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r.bytes));
-      } else {
-        const auto view = stack->RecvPeek(id);
-        if (view.empty()) {
-          const auto* c = stack->connection(id);
-          if (c != nullptr && c->peer_finished() && c->recv_available() == 0) eof = true;
-          break;
-        }
-        const std::size_t n = std::min<std::size_t>(view.size(), 1 + rng.Below(20'000));
-        in.insert(in.end(), view.begin(), view.begin() + static_cast<std::ptrdiff_t>(n));
-        stack->RecvConsume(id, n);
-      }
-    }
-    if (shut && eof && !closed) {
-      EXPECT_EQ(stack->Close(id), TcpError::kOk);
-      closed = true;
-    }
-  }
-};
+using Peer = sim::SocketPeer;
 
 struct Case {
   bool v6;
