@@ -4,9 +4,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { extraNsName } from '../../src/testbed';
+import { makePrefix } from '../../src/testbed/names';
+import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../../..');
@@ -39,6 +43,26 @@ export async function must(argv: string[], timeout = 60_000): Promise<string> {
   const r = await sh(argv, timeout);
   assert.equal(r.code, 0, `\`${argv.join(' ')}\` failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/**
+ * Runs `body` with one new network namespace per role (names unique to this run, in `roles` order)
+ * and a new temporary directory; afterwards, also when `body` throws, every process in those
+ * namespaces is killed and the namespaces and the directory are removed.
+ */
+export async function withNamespaces(roles: string[], dirPrefix: string,
+  body: (ns: string[], dir: string) => Promise<void>): Promise<void> {
+  const prefix = makePrefix();
+  const ns = roles.map((r) => extraNsName(prefix, r));
+  const dir = mkdtempSync(path.join(tmpdir(), dirPrefix));
+  try {
+    for (const n of ns) await must(['ip', 'netns', 'add', n]);
+    await body(ns, dir);
+  } finally {
+    await killNetnsProcesses(ns, 2000);
+    await deleteNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

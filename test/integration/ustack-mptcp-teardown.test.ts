@@ -9,15 +9,11 @@
 // Needs the cmake build: build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
-import { extraNsName } from '../../src/testbed';
-import { makePrefix } from '../../src/testbed/names';
-import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
   BINARY, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, STACK_V4, UstackProcess, vethPath,
+  withNamespaces,
 } from './ustack-harness';
 
 /** braid-ustack in `ns` with --mptcp on us0. */
@@ -92,22 +88,12 @@ describe('braid-ustack MPTCP teardown with Linux', { timeout: 300_000 }, () => {
   });
 
   it('MP_FASTCLOSE both ways over net_af_packet', async (t) => {
-    const prefix = makePrefix();
-    const linuxNs = extraNsName(prefix, 'linux');
-    const stackNs = extraNsName(prefix, 'stack');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-teardown-'));
-    try {
-      await must(['ip', 'netns', 'add', linuxNs]);
-      await must(['ip', 'netns', 'add', stackNs]);
+    await withNamespaces(['linux', 'stack'], 'ustack-teardown-', async ([linuxNs, stackNs], dir) => {
       await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
       await vethPath(linuxNs, stackNs, 0, [`${LINUX_V4}/24`]);
       const site: Site = { linuxNs, stackNs, dir, input: makeInput(dir).input };
       await weAbort(t, site);
       await linuxAborts(t, site);
-    } finally {
-      await killNetnsProcesses([linuxNs, stackNs], 2000);
-      await deleteNetns([linuxNs, stackNs]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

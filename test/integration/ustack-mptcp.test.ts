@@ -23,16 +23,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { extraNsName } from '../../src/testbed';
-import { makePrefix } from '../../src/testbed/names';
-import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
   BINARY, checkMptcpCapture, LINUX_V4, makeInput, mptcpDelta, mptcpExt, must, sh, sha256File, SIZE, STACK_V4,
-  UstackProcess, vethPath,
+  UstackProcess, vethPath, withNamespaces,
 } from './ustack-harness';
 
 const LINUX_V4_JOIN = '198.18.0.3';
@@ -262,13 +258,7 @@ describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
   });
 
   it('over net_af_packet: mptcpize socat clients and servers, fallback both ways, 2% loss, checksums, MP_JOIN', async (t) => {
-    const prefix = makePrefix();
-    const linuxNs = extraNsName(prefix, 'linux');
-    const stackNs = extraNsName(prefix, 'stack');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-mptcp-'));
-    try {
-      await must(['ip', 'netns', 'add', linuxNs]);
-      await must(['ip', 'netns', 'add', stackNs]);
+    await withNamespaces(['linux', 'stack'], 'ustack-mptcp-', async ([linuxNs, stackNs], dir) => {
       // MPTCP is per namespace: on in the one we made, whatever the host has.
       await must(['ip', 'netns', 'exec', linuxNs, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
       await vethPath(linuxNs, stackNs, 0, [`${LINUX_V4}/24`]);
@@ -281,10 +271,6 @@ describe('braid-ustack MPTCP interop with Linux', { timeout: 300_000 }, () => {
       await sourceClient(t, site);
       await echoWithLoss(t, site);
       await echoWithChecksums(t, site);
-    } finally {
-      await killNetnsProcesses([linuxNs, stackNs], 2000);
-      await deleteNetns([linuxNs, stackNs]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -3,15 +3,12 @@
 // and tshark checks the capture braid-ustack wrote: no malformed packet, no bad checksum.
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { extraNsName } from '../../src/testbed';
-import { makePrefix } from '../../src/testbed/names';
-import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
   BINARY, checkCapture, LINUX_V4, LINUX_V6, must, sh, STACK_V4, STACK_V6, UstackProcess, vethPath,
+  withNamespaces,
 } from './ustack-harness';
 
 const PINGS = 3;
@@ -49,40 +46,23 @@ describe('braid-ustack answers Linux ping', { timeout: 120_000 }, () => {
   });
 
   it('over net_af_packet on a veth, IPv4 and IPv6', async () => {
-    const prefix = makePrefix();
     // Linux pings from one namespace; braid-ustack owns the veth's other end in a second one, where
     // the kernel has no address (and IPv6 off) so only braid-ustack answers.
-    const linux = extraNsName(prefix, 'linux');
-    const stack = extraNsName(prefix, 'stack');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-ping-'));
-    let proc: UstackProcess | undefined;
-    try {
-      await must(['ip', 'netns', 'add', linux]);
-      await must(['ip', 'netns', 'add', stack]);
+    await withNamespaces(['linux', 'stack'], 'ustack-ping-', async ([linux, stack], dir) => {
       await vethPath(linux, stack, 0, [`${LINUX_V4}/24`, `${LINUX_V6}/64`]);
       const pcap = path.join(dir, 'af_packet.pcap');
-      proc = new UstackProcess(stack, [
+      const proc = new UstackProcess(stack, [
         '--vdev', 'net_af_packet0,iface=us0', '--ip', `${STACK_V4}/24`, '--ip6', `${STACK_V6}/64`, '--pcap', pcap,
       ]);
       await verifyRun(proc, linux, pcap);
-    } finally {
-      proc?.child.kill('SIGKILL');
-      await killNetnsProcesses([linux, stack], 2000);
-      await deleteNetns([linux, stack]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('over net_tap, IPv4 and IPv6', async () => {
-    const prefix = makePrefix();
     // net_tap creates its TAP interface in braid-ustack's namespace; Linux pings through it there.
-    const ns = extraNsName(prefix, 'tap');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-ping-'));
-    let proc: UstackProcess | undefined;
-    try {
-      await must(['ip', 'netns', 'add', ns]);
+    await withNamespaces(['tap'], 'ustack-ping-', async ([ns], dir) => {
       const pcap = path.join(dir, 'tap.pcap');
-      proc = new UstackProcess(ns, [
+      const proc = new UstackProcess(ns, [
         '--vdev', 'net_tap0,iface=ut0', '--ip', `${STACK_V4}/24`, '--ip6', `${STACK_V6}/64`, '--pcap', pcap,
       ]);
       await proc.ready();
@@ -92,11 +72,6 @@ describe('braid-ustack answers Linux ping', { timeout: 120_000 }, () => {
       // A TAP device has no checksum offload unless its owner asks; make sure all the same.
       await sh(['ip', 'netns', 'exec', ns, 'ethtool', '-K', 'ut0', 'tx', 'off']);
       await verifyRun(proc, ns, pcap);
-    } finally {
-      proc?.child.kill('SIGKILL');
-      await killNetnsProcesses([ns], 2000);
-      await deleteNetns([ns]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -20,16 +20,12 @@
 // Needs the cmake build (test/run-all.sh makes it): build/ctest/native/ustack/braid-ustack.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { extraNsName } from '../../src/testbed';
-import { makePrefix } from '../../src/testbed/names';
-import { deleteNetns, killNetnsProcesses } from '../../src/testbed/netns';
 import {
   BINARY, checkCapture, fromAddrs, LINUX_V4, LINUX_V6, makeInput, must, netstat, sh, sha256File, SIZE,
-  STACK_V4, STACK_V6, tcpTrouble, tsharkFrames, UstackProcess, vethPath,
+  STACK_V4, STACK_V6, tcpTrouble, tsharkFrames, UstackProcess, vethPath, withNamespaces,
 } from './ustack-harness';
 
 // TCP ports of the cases: echo, sink, source servers; Linux servers for the source and sink clients
@@ -327,15 +323,9 @@ describe('braid-ustack TCP interop with Linux', { timeout: 600_000 }, () => {
   });
 
   it('over net_af_packet on a veth: echo, sink, source, clients, IPv4 and IPv6, and 2% loss', async (t) => {
-    const prefix = makePrefix();
     // Linux in one namespace; braid-ustack owns the veth's other end in a second one, where the
     // kernel has no address (and IPv6 off) so only braid-ustack answers.
-    const linux = extraNsName(prefix, 'linux');
-    const stack = extraNsName(prefix, 'stack');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-tcp-'));
-    try {
-      await must(['ip', 'netns', 'add', linux]);
-      await must(['ip', 'netns', 'add', stack]);
+    await withNamespaces(['linux', 'stack'], 'ustack-tcp-', async ([linux, stack], dir) => {
       await vethPath(linux, stack, 0, [`${LINUX_V4}/24`, `${LINUX_V6}/64`]);
       const site: Site = {
         label: 'af_packet', linuxNs: linux, stackNs: stack, vdev: 'net_af_packet0,iface=us0',
@@ -347,21 +337,13 @@ describe('braid-ustack TCP interop with Linux', { timeout: 600_000 }, () => {
       await sourceServer(t, site);
       await clients(t, site);
       await echoWithLoss(t, site);
-    } finally {
-      await killNetnsProcesses([linux, stack], 2000);
-      await deleteNetns([linux, stack]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('over net_tap: echo, sink, source, clients, IPv4 and IPv6', async (t) => {
-    const prefix = makePrefix();
     // net_tap creates its TAP interface in braid-ustack's namespace while it runs; Linux talks to
     // it there, so each start re-addresses the new interface.
-    const ns = extraNsName(prefix, 'tap');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ustack-tcp-'));
-    try {
-      await must(['ip', 'netns', 'add', ns]);
+    await withNamespaces(['tap'], 'ustack-tcp-', async ([ns], dir) => {
       await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
       const site: Site = {
         label: 'tap', linuxNs: ns, stackNs: ns, vdev: 'net_tap0,iface=ut0',
@@ -378,10 +360,6 @@ describe('braid-ustack TCP interop with Linux', { timeout: 600_000 }, () => {
       await sinkServer(t, site);
       await sourceServer(t, site);
       await clients(t, site);
-    } finally {
-      await killNetnsProcesses([ns], 2000);
-      await deleteNetns([ns]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
