@@ -73,11 +73,13 @@ Stack::Port& Stack::PortFor(const FourTuple& tuple) {
 }
 
 void Stack::OnSegment(std::size_t index, Instant now, const FourTuple& tuple, const TcpRepr& seg) {
-  const bool existed = tcp_.HasConnection(tuple);
+  // Only a SYN can open a connection: other segments pay no extra lookup.
+  const bool syn = seg.has(kTcpSyn) && !seg.has(kTcpAck);
+  const bool existed = syn && tcp_.HasConnection(tuple);
   tcp_.Process(now, tuple, seg);
   // A new connection whose SYN came over a link other than its address's own: tie it to that link
   // (a tie left by an earlier connection of the same four-tuple is replaced).
-  if (!existed && seg.has(kTcpSyn) && !seg.has(kTcpAck) && tcp_.HasConnection(tuple)) {
+  if (syn && !existed && tcp_.HasConnection(tuple)) {
     if (InterfaceOf(tuple.local.addr) != index) {
       ties_[tuple] = index;
     } else {
