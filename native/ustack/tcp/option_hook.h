@@ -26,7 +26,9 @@ class TcpOptionHook {
 
   // A segment tcp/ accepted, before tcp/ acts on its ACK, data and FIN: the SYN that created a
   // passive connection (state SYN-RECEIVED), the SYN-ACK (or simultaneous SYN) in SYN-SENT, and
-  // every acceptable ACK-bearing segment after that. `state` is the state before the segment.
+  // every acceptable ACK-bearing segment after that, including one at RCV.NXT refused only because
+  // our window is closed (its ACK still counts, RFC 9293 3.10.7.4; its data is dropped). `state` is
+  // the state before the segment.
   // Returning false refuses the connection: tcp/ resets it (counter OptionHookResets).
   virtual bool OnSegmentIn(const TcpRepr& seg, TcpState state) = 0;
 

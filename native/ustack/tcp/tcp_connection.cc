@@ -391,7 +391,15 @@ void TcpConnection::Process(Instant now, const TcpRepr& seg) {
     // sent in reply". With a zero window the ACK field of a segment at RCV.NXT still counts.
     counters().Inc(TcpCounter::kSeqOutOfWindow);
     ack_now_ = true;
-    if (seq == rcv_nxt_ && seg.has(kTcpAck) && state_ != TcpState::kSynReceived) ProcessAck(now, seg, seq);
+    if (seq == rcv_nxt_ && seg.has(kTcpAck) && state_ != TcpState::kSynReceived) {
+      // The hook's options count with the ACK (MPTCP: the DATA_ACK and the connection-level window,
+      // which a peer whose window update was lost may have no other segment to carry).
+      if (hook_ && !hook_->OnSegmentIn(seg, state_)) {
+        RefuseByHook(snd_max_);
+        return;
+      }
+      ProcessAck(now, seg, seq);
+    }
     if (state_ == TcpState::kTimeWait && fin) timewait_at_ = now + Duration{2 * config().msl.micros};
     return;
   }

@@ -2,6 +2,9 @@
 // PAWS (RFC 7323), challenge-ACK limits, listener backlog.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "ustack/tests/tcp_sim.h"
@@ -126,6 +129,43 @@ TEST(TcpSegment, OutOfWindowDataIsAckedAndDropped) {
   EXPECT_EQ(out[0].repr.ack, rcv_nxt);
   EXPECT_EQ(f.s().recv_available(), 0u);
   EXPECT_EQ(f.b(TcpCounter::kSeqOutOfWindow), 1u);
+}
+
+// Counts the segments tcp/ hands to its option hook.
+class SeenHook : public TcpOptionHook {
+ public:
+  std::uint32_t ReservedOptionSpace() const override { return 0; }
+  bool OnSegmentIn(const TcpRepr&, TcpState) override {
+    ++seen;
+    return true;
+  }
+  void OnSegmentOut(TcpRepr&, TcpState) override {}
+  int seen = 0;
+};
+
+// RFC 9293 3.10.7.4: with our window closed, a data segment at RCV.NXT is refused but its ACK
+// still counts; so does what rides on it for the option hook (MPTCP's DATA_ACK and connection-level
+// window: a peer whose window update was lost may have nothing else to tell us with).
+TEST(TcpSegment, ZeroWindowSegmentAtRcvNxtReachesTheHookButNotTheBuffer) {
+  Fixture f;
+  std::vector<std::uint8_t> data(1000, 5);
+  for (int i = 0; i < 10'000 && f.s().rcv_wnd() > 0; ++i) {
+    TcpRepr r = f.FromA(f.s().rcv_nxt(), kTcpAck);
+    r.payload = std::span(data).first(std::min<std::size_t>(data.size(), f.s().rcv_wnd()));
+    f.Inject(r);
+  }
+  ASSERT_EQ(f.s().rcv_wnd(), 0u);
+  const std::size_t buffered = f.s().recv_available();
+  auto hook = std::make_unique<SeenHook>();
+  SeenHook* seen = hook.get();
+  f.s().set_option_hook(std::move(hook));
+  TcpRepr r = f.FromA(f.s().rcv_nxt(), kTcpAck);
+  r.payload = data;
+  auto out = f.Inject(r);
+  EXPECT_EQ(seen->seen, 1);
+  EXPECT_EQ(f.s().recv_available(), buffered);  // the data itself is dropped
+  ASSERT_EQ(out.size(), 1u);                     // and answered with an ACK
+  EXPECT_EQ(out[0].repr.ack, f.s().rcv_nxt());
 }
 
 // A pure ACK whose SEQ is the right edge of our window (the peer's SND.MAX after its timeout,
